@@ -1,0 +1,169 @@
+package forecast
+
+// Chapter 4, the processing model: gather necessary data (4.1), organize
+// the immunization history (4.2), create relevant patient series (4.3,
+// chapter 5), evaluate and forecast them (4.4, chapters 6 and 7), select
+// the best patient series (4.5, chapter 8) and identify and evaluate the
+// vaccine groups (4.6, chapter 9).
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// patient is the runtime data of section 4.1 for one Forecast call. It is
+// built once and only read afterwards; each step returns its own values.
+type patient struct {
+	e       *Engine
+	dob     Date
+	asOf    Date
+	gender  Gender
+	country string
+	obs     []Observation // codes normalised
+	doses   []patientDose // administered doses, sorted by date (4.2)
+	tr      *tracer
+	notices []string
+}
+
+// patientDose is a vaccine dose administered as the engine sees it.
+type patientDose struct {
+	input       int // index in Input.Doses
+	id          string
+	date        Date
+	cvx         cvxCode
+	mvx, trade  string
+	volume      float64
+	subStandard bool // Table 6-3: dose condition or expired lot
+	pos         int  // index in patient.doses
+}
+
+// Forecast evaluates the patient's immunization history and forecasts
+// every vaccine group. It never modifies in and never panics on bad input:
+// invalid input (no birth date, a dose without date or with a malformed
+// CVX code, a dose before birth) is an error wrapping ErrNoBirthDate,
+// ErrNoAssessmentDate or ErrBadDose.
+func (e *Engine) Forecast(in Input) (Result, error) {
+	if err := in.validate(); err != nil {
+		return Result{}, fmt.Errorf("forecast: %w", err)
+	}
+	p := &patient{e: e, dob: in.BirthDate, asOf: in.AssessmentDate, gender: in.Gender,
+		country: strings.TrimSpace(in.BirthCountry)}
+	if in.Trace {
+		p.tr = &tracer{}
+	}
+	if p.country == "" {
+		p.country = "U.S."
+	}
+	p.obs = make([]Observation, 0, len(in.Observations))
+	for _, o := range in.Observations {
+		p.obs = append(p.obs, Observation{Code: normObsCode(o.Code), Date: o.Date})
+	}
+	p.organizeHistory(in.Doses)
+
+	outcomes := make([]antigenOutcome, len(e.s.antigens))
+	for ai := range e.s.antigens {
+		outcomes[ai] = p.processAntigen(ai)
+	}
+	res := p.vaccineGroupForecasts(outcomes, in.Doses)
+	res.AssessmentDate = p.asOf
+	res.Notices = p.notices
+	if p.tr != nil {
+		res.Trace = p.tr.lines
+	}
+	return res, nil
+}
+
+// organizeHistory is section 4.2: keep the administered doses (a refusal
+// or "not done" record is not a dose administered; a dose after the
+// assessment date has not been administered yet) and sort them by date.
+// Splitting into antigens happens per antigen in antigenDoses.
+func (p *patient) organizeHistory(in []Dose) {
+	p.doses = make([]patientDose, 0, len(in))
+	for i := range in {
+		d := &in[i]
+		if d.Condition == NotAdministered {
+			continue
+		}
+		if d.Date > p.asOf {
+			p.notices = append(p.notices, fmt.Sprintf("dose %d (id %q, %s) is after the assessment date %s and was not evaluated", i+1, d.ID, d.Date, p.asOf))
+			continue
+		}
+		c, _ := parseCVX(d.CVX) // validated
+		if c >= maxCVX || p.e.s.cvx[c] == nil || !p.e.s.cvx[c].mapped {
+			if c >= maxCVX || p.e.s.cvx[c] == nil {
+				p.notices = append(p.notices, fmt.Sprintf("dose %d (id %q): CVX %s is unknown and was not evaluated", i+1, d.ID, d.CVX))
+			} else {
+				p.notices = append(p.notices, fmt.Sprintf("dose %d (id %q): CVX %s (%s) carries no antigen CDSi evaluates", i+1, d.ID, d.CVX, p.e.s.cvx[c].shortDesc))
+			}
+			continue
+		}
+		sub := d.Condition == SubStandard || (d.LotExpiration != 0 && d.Date > d.LotExpiration)
+		p.doses = append(p.doses, patientDose{input: i, id: d.ID, date: d.Date, cvx: c,
+			mvx: strings.ToUpper(strings.TrimSpace(d.MVX)), trade: strings.TrimSpace(d.TradeName),
+			volume: d.Volume, subStandard: sub})
+	}
+	sort.SliceStable(p.doses, func(a, b int) bool { return p.doses[a].date < p.doses[b].date })
+	for i := range p.doses {
+		p.doses[i].pos = i
+	}
+}
+
+// antigenDoses returns the antigen administered records of one antigen
+// (section 4.2 step 2): the doses whose CVX maps to the antigen, with the
+// association begin and end ages honoured (e.g. a Zoster vaccine given
+// below 50 years counts for Varicella), in date order.
+func (p *patient) antigenDoses(ai int) []*patientDose {
+	var out []*patientDose
+	for i := range p.doses {
+		d := &p.doses[i]
+		for _, as := range p.e.s.cvx[d.cvx].associations {
+			if as.antigen != ai {
+				continue
+			}
+			begin := p.dob.AddOr(as.beginAge, MinDate)
+			end := p.dob.AddOr(as.endAge, MaxDate)
+			if begin <= d.date && d.date < end {
+				out = append(out, d)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// antigenOutcome is everything later chapters need about one antigen.
+type antigenOutcome struct {
+	antigen int
+	doses   []*patientDose
+	runs    []*seriesRun // relevant patient series, evaluated and forecast
+	best    []*seriesRun // best patient series (chapter 8)
+}
+
+// processAntigen runs sections 4.3–4.5 for one antigen.
+func (p *patient) processAntigen(ai int) antigenOutcome {
+	a := p.e.s.antigens[ai]
+	out := antigenOutcome{antigen: ai, doses: p.antigenDoses(ai)}
+	relevant := p.relevantSeries(a) // chapter 5
+	if p.tr != nil {
+		p.tr.printf("%s: %d doses, %d relevant patient series", a.name, len(out.doses), len(relevant))
+	}
+	ac := antigenContext{
+		immune:          p.evidenceOfImmunity(a), // 7.2
+		contraindicated: p.antigenContraindicated(a),
+	}
+	// Series groups are processed in ascending order so that a
+	// "Completed Series" conditional skip (Table 6-7) can see the status of
+	// the series groups it names.
+	sort.SliceStable(relevant, func(i, j int) bool { return relevant[i].group < relevant[j].group })
+	for _, sr := range relevant {
+		run := p.evaluateSeries(sr, out.doses, &ac) // 4.4, chapter 6
+		p.forecastSeries(run, out.doses, &ac)       // chapter 7
+		if run.fc.status == Complete {
+			ac.completeGroups = append(ac.completeGroups, sr.group)
+		}
+		out.runs = append(out.runs, run)
+	}
+	out.best = p.selectBestSeries(out.runs) // chapter 8
+	return out
+}

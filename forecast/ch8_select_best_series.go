@@ -1,0 +1,330 @@
+package forecast
+
+// Chapter 8, Select Best Patient Series: per series group, 8.1 pre-filter,
+// 8.2 identify one prioritized patient series, 8.3 classify scorable
+// series, 8.4–8.6 scoring, 8.7 select the prioritized series; then 8.8
+// determine the best patient series across series groups.
+
+// selectBestSeries returns the best patient series of an antigen.
+func (p *patient) selectBestSeries(runs []*seriesRun) []*seriesRun {
+	var groups []int
+	for _, r := range runs {
+		if !containsInt(groups, r.s.group) {
+			groups = append(groups, r.s.group)
+		}
+	}
+	prioritized := make([]*seriesRun, 0, len(groups))
+	for _, g := range groups {
+		var in []*seriesRun
+		for _, r := range runs {
+			if r.s.group == g {
+				in = append(in, r)
+			}
+		}
+		if pr := p.prioritizedSeries(in); pr != nil {
+			prioritized = append(prioritized, pr)
+		}
+	}
+	return determineBest(prioritized) // 8.8
+}
+
+// prioritizedSeries runs 8.1 to 8.7 for the relevant series of one series
+// group and returns the prioritized patient series (nil when none).
+func (p *patient) prioritizedSeries(group []*seriesRun) *seriesRun {
+	scorable := p.scorableSeries(group) // 8.1
+
+	// 8.2, Table 8-3.
+	var dflt *seriesRun
+	for _, r := range group {
+		if r.s.defaultSeries {
+			dflt = r
+			break
+		}
+	}
+	var complete, inProcess []*seriesRun
+	for _, r := range scorable {
+		switch {
+		case r.fc.status == Complete: // SELECTB-6
+			complete = append(complete, r)
+		case r.fc.status == NotComplete && r.satisfiedCount() > 0: // SELECTB-16
+			inProcess = append(inProcess, r)
+		}
+	}
+	switch {
+	case len(scorable) == 0:
+		return dflt
+	case len(scorable) == 1:
+		return scorable[0]
+	case len(complete) == 1:
+		return complete[0]
+	case len(complete) == 0 && len(inProcess) == 1:
+		return inProcess[0]
+	case len(complete) == 0 && len(inProcess) == 0 && dflt != nil && containsRun(scorable, dflt):
+		return dflt
+	}
+
+	// 8.3, Table 8-5: classify, then score (8.4 – 8.6).
+	var scored []*seriesRun
+	var scores []int
+	switch {
+	case len(complete) >= 2:
+		scored = complete
+		scores = scoreComplete(complete)
+	case len(inProcess) >= 2:
+		scored = inProcess
+		scores = scoreInProcess(inProcess)
+	default:
+		scored = scorable
+		scores = scoreNoValidDoses(scorable)
+	}
+	// 8.7, SELECTBEST-1 and -2: highest score, ties broken by series
+	// preference (then data order).
+	best := 0
+	for i := 1; i < len(scored); i++ {
+		switch {
+		case scores[i] > scores[best]:
+			best = i
+		case scores[i] == scores[best] && preference(scored[i]) < preference(scored[best]):
+			best = i
+		}
+	}
+	if p.tr != nil {
+		for i, r := range scored {
+			p.tr.printf("  score %d: %s", scores[i], r.s.name)
+		}
+	}
+	return scored[best]
+}
+
+func preference(r *seriesRun) int {
+	if r.s.preference == 0 {
+		return 1 << 20
+	}
+	return r.s.preference
+}
+
+// scorableSeries is section 8.1: SELECTB-24 (candidate scorable series) and
+// SELECTSCORE-2 (scorable series).
+func (p *patient) scorableSeries(group []*seriesRun) []*seriesRun {
+	allContra := true
+	var topPriority byte = 'Z' + 1
+	noValid := true
+	hasDefault := false
+	for _, r := range group {
+		if r.fc.status != Contraindicated {
+			allContra = false
+		}
+		if r.s.typ == seriesRisk && r.s.priority < topPriority {
+			topPriority = r.s.priority
+		}
+		if r.satisfiedCount() > 0 {
+			noValid = false
+		}
+		if r.s.defaultSeries {
+			hasDefault = true
+		}
+	}
+	var out []*seriesRun
+	for _, r := range group {
+		if r.fc.status == Contraindicated && !allContra { // SELECTB-24
+			continue
+		}
+		ok := false
+		switch r.s.typ {
+		case seriesRisk:
+			ok = r.s.priority == topPriority
+		case seriesStandard:
+			if first := firstValidDate(r); first != 0 {
+				ok = first < p.dob.AddOr(r.s.maxAgeToStart, MaxDate)
+			} else {
+				ok = noValid && !hasDefault
+			}
+		case seriesEvaluationOnly:
+			ok = r.fc.status == Complete
+		}
+		if ok {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// firstValidDate is the date of the earliest valid dose in the series.
+func firstValidDate(r *seriesRun) Date {
+	for i := range r.targets {
+		if r.targets[i].status == tdSatisfied {
+			return r.doseDate(r.targets[i].dose)
+		}
+	}
+	return 0
+}
+
+// scoreComplete is Table 8-7 (SELECTB-19: the most valid doses).
+func scoreComplete(rs []*seriesRun) []int {
+	scores := make([]int, len(rs))
+	valid := make([]int, len(rs))
+	for i, r := range rs {
+		valid[i] = r.satisfiedCount()
+	}
+	for i := range rs {
+		scores[i] += triScore(valid, i, true, 1)
+	}
+	return scores
+}
+
+// scoreInProcess is Table 8-9 with SELECTB-2, -3, -5, -11, -12 and -23.
+func scoreInProcess(rs []*seriesRun) []int {
+	scores := make([]int, len(rs))
+	valid := make([]int, len(rs))
+	remaining := make([]int, len(rs))
+	finish := make([]int, len(rs))
+	for i, r := range rs {
+		valid[i] = r.satisfiedCount()
+		remaining[i] = len(r.s.doses) - r.targets[r.cur].sd
+		if r.fc.completable {
+			finish[i] = int(r.fc.finish)
+		} else {
+			finish[i] = int(MaxDate) + 1
+		}
+	}
+	for i, r := range rs {
+		// A product patient series with all valid doses: +2 / -2.
+		if r.s.productPath && allValid(r) {
+			scores[i] += 2
+		} else {
+			scores[i] -= 2
+		}
+		// Completable: +3 / -3.
+		if r.fc.completable {
+			scores[i] += 3
+		} else {
+			scores[i] -= 3
+		}
+		scores[i] += triScore(valid, i, true, 2)      // most valid doses
+		scores[i] += triScore(remaining, i, false, 2) // closest to completion
+		if r.fc.completable {                         // can finish earliest
+			scores[i] += triScore(finish, i, false, 1)
+		} else {
+			scores[i]--
+		}
+	}
+	return scores
+}
+
+// scoreNoValidDoses is Table 8-11 (SELECTB-14: start earliest).
+func scoreNoValidDoses(rs []*seriesRun) []int {
+	scores := make([]int, len(rs))
+	start := make([]int, len(rs))
+	for i, r := range rs {
+		start[i] = int(MaxDate) + 1
+		if r.fc.earliest != 0 {
+			start[i] = int(r.fc.earliest)
+		}
+	}
+	for i, r := range rs {
+		scores[i] += triScore(start, i, false, 1)
+		if r.fc.completable {
+			scores[i]++
+		} else {
+			scores[i]--
+		}
+		if r.s.productPath {
+			scores[i]--
+		} else {
+			scores[i]++
+		}
+	}
+	return scores
+}
+
+// triScore awards +pts when v[i] is the unique best value, 0 when it ties
+// for best, -pts otherwise (the three columns of Tables 8-7, 8-9, 8-11).
+func triScore(v []int, i int, higherIsBetter bool, pts int) int {
+	best := v[0]
+	for _, x := range v[1:] {
+		if (higherIsBetter && x > best) || (!higherIsBetter && x < best) {
+			best = x
+		}
+	}
+	if v[i] != best {
+		return -pts
+	}
+	n := 0
+	for _, x := range v {
+		if x == best {
+			n++
+		}
+	}
+	if n == 1 {
+		return pts
+	}
+	return 0
+}
+
+// allValid is SELECTB-2: every dose evaluated in the series is valid.
+func allValid(r *seriesRun) bool {
+	for i := range r.evals {
+		if r.evals[i].status != 0 && r.evals[i].status != Valid {
+			return false
+		}
+	}
+	return true
+}
+
+// determineBest is section 8.8, Table 8-14, over the prioritized series of
+// every series group.
+func determineBest(prioritized []*seriesRun) []*seriesRun {
+	var best []*seriesRun
+	for _, r := range prioritized {
+		if r.fc.status == Complete {
+			best = append(best, r)
+			continue
+		}
+		if r.s.typ == seriesEvaluationOnly {
+			continue
+		}
+		equivComplete, equivRisk := false, false
+		for _, o := range prioritized {
+			if o == r || !equivalentGroups(r.s, o.s) {
+				continue
+			}
+			if o.fc.status == Complete {
+				equivComplete = true
+			}
+			if o.s.typ == seriesRisk {
+				equivRisk = true
+			}
+		}
+		if equivComplete {
+			continue
+		}
+		if r.s.typ == seriesRisk || !equivRisk {
+			best = append(best, r)
+		}
+	}
+	return best
+}
+
+// equivalentGroups reports whether two series belong to equivalent series
+// groups (equivalentSeriesGroups names the other group).
+func equivalentGroups(a, b *series) bool {
+	return a.group != b.group && (a.equivalent == b.group || b.equivalent == a.group)
+}
+
+func containsInt(list []int, v int) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func containsRun(list []*seriesRun, r *seriesRun) bool {
+	for _, x := range list {
+		if x == r {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,276 @@
+package forecast
+
+// Chapter 9, Identify and Evaluate Vaccine Group: 9.1 general vaccine
+// group rules (Table 9-2), 9.2 single antigen vaccine groups (Table 9-3),
+// 9.3 multiple antigen vaccine groups (Tables 9-4 and 9-5).
+//
+// Best patient series are blended only with best series of the same
+// series type (risk with risk, standard with standard), so a patient can
+// have two forecasts for one vaccine group. Result.Groups carries the one
+// that drives care now — the risk forecast while it still owes a dose,
+// else a standard forecast that owes one, else the risk forecast — and
+// Result.Additional the other.
+
+import "sort"
+
+// member is one antigen's best series inside a vaccine group forecast.
+type member struct {
+	antigen int
+	run     *seriesRun
+}
+
+const reasonNoRelevantSeries = "No relevant patient series: no indication for this vaccine group applies to the patient"
+
+// vaccineGroupForecasts builds the Result from the per-antigen outcomes.
+func (p *patient) vaccineGroupForecasts(outcomes []antigenOutcome, in []Dose) Result {
+	res := Result{Groups: make([]GroupForecast, 0, len(p.e.s.groups))}
+	chosen := make([]*seriesRun, len(outcomes)) // the run whose evaluations are reported
+	for gi, g := range p.e.s.groups {
+		var std, risk []member
+		for _, ai := range g.antigens {
+			if r := pickBest(outcomes[ai].best, false); r != nil {
+				std = append(std, member{ai, r})
+			}
+			if r := pickBest(outcomes[ai].best, true); r != nil {
+				risk = append(risk, member{ai, r})
+			}
+		}
+		var primary, other []member
+		switch {
+		case len(risk) == 0:
+			primary = std
+		case len(std) == 0:
+			primary = risk
+		case needsDose(risk):
+			primary, other = risk, std
+		case needsDose(std):
+			primary, other = std, risk
+		default:
+			primary, other = risk, std
+		}
+		if len(primary) == 0 {
+			res.Groups = append(res.Groups, p.noSeriesForecast(gi))
+			continue
+		}
+		res.Groups = append(res.Groups, p.blend(gi, primary))
+		if len(other) > 0 {
+			res.Additional = append(res.Additional, p.blend(gi, other))
+		}
+		for _, m := range primary {
+			chosen[m.antigen] = m.run
+		}
+		for _, m := range other {
+			if chosen[m.antigen] == nil {
+				chosen[m.antigen] = m.run
+			}
+		}
+	}
+	res.Evaluations = p.doseEvaluations(outcomes, chosen, in)
+	return res
+}
+
+// pickBest returns the antigen's best series of the wanted type (risk or
+// not), preferring one that still owes a dose.
+func pickBest(best []*seriesRun, risk bool) *seriesRun {
+	var found *seriesRun
+	for _, r := range best {
+		if (r.s.typ == seriesRisk) != risk {
+			continue
+		}
+		if r.fc.status == NotComplete {
+			return r
+		}
+		if found == nil {
+			found = r
+		}
+	}
+	return found
+}
+
+func needsDose(ms []member) bool {
+	for _, m := range ms {
+		if m.run.fc.status == NotComplete {
+			return true
+		}
+	}
+	return false
+}
+
+// blend makes one vaccine group forecast from patient series forecasts of
+// the same series type (FORECASTVG-1 … -9, FORECASTDN-2, SINGLEANTVG-1,
+// -2, Table 9-4, MULTIANTVG-1).
+func (p *patient) blend(gi int, ms []member) GroupForecast {
+	g := p.e.s.groups[gi]
+	gf := GroupForecast{VaccineGroup: g.name}
+	for _, ai := range g.antigens {
+		gf.Antigens = append(gf.Antigens, p.e.s.antigens[ai].name)
+	}
+	first := ms[0].run
+	gf.SeriesName, gf.SeriesDoses, gf.SeriesType = first.s.name, len(first.s.doses), first.s.typ.String()
+
+	// Vaccine group status: SINGLEANTVG-1, or Table 9-4.
+	var anyStatus [NotRecommended + 1]bool
+	allImmune, allDone := true, true
+	for _, m := range ms {
+		st := m.run.fc.status
+		anyStatus[st] = true
+		if st != Immune {
+			allImmune = false
+		}
+		if st != Immune && st != Complete {
+			allDone = false
+		}
+	}
+	switch {
+	case len(ms) == 1:
+		gf.Status = first.fc.status
+	case anyStatus[Contraindicated]:
+		gf.Status = Contraindicated
+	case anyStatus[AgedOut]:
+		gf.Status = AgedOut
+	case anyStatus[NotRecommended]:
+		gf.Status = NotRecommended
+	case anyStatus[NotComplete]:
+		gf.Status = NotComplete
+	case allImmune:
+		gf.Status = Immune
+	case allDone:
+		gf.Status = Complete
+	}
+
+	// FORECASTVG-7: reasons; per-antigen forecasts.
+	for _, m := range ms {
+		fc := &m.run.fc
+		af := AntigenForecast{
+			Antigen: p.e.s.antigens[m.antigen].name, SeriesName: m.run.s.name, SeriesType: m.run.s.typ.String(),
+			SeriesDoses: len(m.run.s.doses), Status: fc.status, Reason: fc.reason,
+		}
+		if fc.status == NotComplete {
+			af.DoseNumber, af.Earliest, af.Recommended, af.PastDue, af.Latest = fc.doseNumber, fc.earliest, fc.recommended, fc.pastDue, fc.latest
+		}
+		gf.Series = append(gf.Series, af)
+		if fc.reason != "" && fc.status == gf.Status && gf.Reason == "" {
+			gf.Reason = fc.reason
+		}
+	}
+	if gf.Status != NotComplete {
+		return gf
+	}
+
+	// Dates from the series forecasts that forecast a dose.
+	var earliestMin, earliestMax, rec, pastDue, latest Date
+	priority := false
+	doseNum := 0
+	for _, m := range ms {
+		fc := &m.run.fc
+		if fc.status != NotComplete {
+			continue
+		}
+		earliestMin = minNonZero(earliestMin, fc.earliest)
+		earliestMax = maxDate(earliestMax, fc.earliest)
+		rec = minNonZero(rec, fc.recommended)
+		pastDue = minNonZero(pastDue, fc.pastDue)
+		latest = minNonZero(latest, fc.latest)
+		priority = priority || fc.priority
+		switch {
+		case doseNum == 0:
+			doseNum = fc.doseNumber
+		case g.fullGroup && fc.doseNumber < doseNum: // FORECASTDN-2
+			doseNum = fc.doseNumber
+		case !g.fullGroup && fc.doseNumber > doseNum:
+			doseNum = fc.doseNumber
+		}
+		sd := &m.run.s.doses[m.run.targets[fc.target].sd]
+		for _, k := range fc.vaccines {
+			pv := &sd.preferable[k]
+			rv := RecommendedVaccine{CVX: pv.cvx.String(), VaccineType: pv.vaccineType}
+			if !containsVaccine(gf.Vaccines, rv) {
+				gf.Vaccines = append(gf.Vaccines, rv) // FORECASTVG-9
+			}
+		}
+	}
+	switch {
+	case len(ms) == 1 || len(g.antigens) == 1: // SINGLEANTVG-2
+		gf.Earliest = earliestMin
+	case priority: // MULTIANTVG-1, FORECASTPRIORITY-1
+		gf.Earliest = maxDate(earliestMin, p.latestGroupDose(gi))
+	default:
+		gf.Earliest = earliestMax
+	}
+	gf.Recommended = maxDate(rec, gf.Earliest) // FORECASTVG-2
+	if pastDue != 0 {
+		gf.PastDue = maxDate(pastDue, gf.Earliest) // FORECASTVG-3
+	}
+	gf.Latest = latest // FORECASTVG-4
+	gf.DoseNumber = doseNum
+	return gf
+}
+
+// latestGroupDose is the latest date administered of any dose carrying an
+// antigen of the vaccine group (MULTIANTVG-1).
+func (p *patient) latestGroupDose(gi int) Date {
+	var d Date
+	for i := range p.doses {
+		for _, as := range p.e.s.cvx[p.doses[i].cvx].associations {
+			if p.e.s.antigens[as.antigen].group == gi {
+				d = maxDate(d, p.doses[i].date)
+			}
+		}
+	}
+	return d
+}
+
+func containsVaccine(list []RecommendedVaccine, v RecommendedVaccine) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// noSeriesForecast is the forecast of a vaccine group none of whose
+// antigens has a relevant patient series (risk-only groups without an
+// applying indication).
+func (p *patient) noSeriesForecast(gi int) GroupForecast {
+	g := p.e.s.groups[gi]
+	gf := GroupForecast{VaccineGroup: g.name, Status: NotRecommended, Reason: reasonNoRelevantSeries}
+	for _, ai := range g.antigens {
+		gf.Antigens = append(gf.Antigens, p.e.s.antigens[ai].name)
+	}
+	return gf
+}
+
+// doseEvaluations reports each dose's evaluation per antigen from the
+// chosen series (the one behind the vaccine group forecast), falling back
+// to the first relevant series when the antigen has no best series.
+func (p *patient) doseEvaluations(outcomes []antigenOutcome, chosen []*seriesRun, in []Dose) []DoseEvaluation {
+	var out []DoseEvaluation
+	for ai := range outcomes {
+		o := &outcomes[ai]
+		run := chosen[ai]
+		if run == nil && len(o.runs) > 0 {
+			run = o.runs[0]
+		}
+		if run == nil {
+			continue
+		}
+		a := p.e.s.antigens[ai]
+		for i, d := range o.doses {
+			ev := &run.evals[i]
+			de := DoseEvaluation{
+				DoseID: d.id, DoseIndex: d.input, Antigen: a.name, VaccineGroup: p.e.s.groups[a.group].name,
+				Status: ev.status, Reason: ev.reasons.text(), SeriesName: run.s.name, SeriesDoses: len(run.s.doses),
+			}
+			if ev.status != Valid {
+				de.ReasonCode = ev.reasons.code()
+			}
+			if ev.target >= 0 {
+				de.TargetDose = ev.target + 1
+			}
+			out = append(out, de)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].DoseIndex < out[j].DoseIndex })
+	return out
+}
