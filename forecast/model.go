@@ -132,7 +132,7 @@ type observation struct {
 }
 
 type liveVirusConflict struct {
-	previous, current                 cvxCode
+	previous, current                  cvxCode
 	begin, minConflictEnd, conflictEnd Duration
 }
 
@@ -161,7 +161,7 @@ type birthImmunity struct {
 
 type antigenContraindication struct {
 	code, title, text, guidance string
-	beginAge, endAge             Duration
+	beginAge, endAge            Duration
 }
 
 type vaccineContraindication struct {
@@ -286,15 +286,15 @@ const (
 )
 
 type skipCondition struct {
-	typ                  conditionType
-	startDate, endDate   Date // zero when empty
-	beginAge, endAge     Duration
-	interval             Duration
-	doseCount            int
-	validOnly            bool // doseType Valid (else Total)
-	logic                countLogic
-	vaccineTypes         []cvxCode
-	seriesGroups         []int
+	typ                conditionType
+	startDate, endDate Date // zero when empty
+	beginAge, endAge   Duration
+	interval           Duration
+	doseCount          int
+	validOnly          bool // doseType Valid (else Total)
+	logic              countLogic
+	vaccineTypes       []cvxCode
+	seriesGroups       []int
 }
 
 // compile turns the decoded XML into a schedule.
