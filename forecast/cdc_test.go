@@ -126,6 +126,11 @@ func (c *cdcCase) compare(res forecast.Result) []string {
 	for _, d := range c.Doses {
 		want := strOr(d.ExpectedEvaluationStatus)
 		ev, ok := res.GroupEvaluation(c.VaccineGroup, fmt.Sprint(d.Seq))
+		if !ok {
+			// The dose carries no antigen of the tested group (a varicella
+			// dose in an MMR case): CDC expects its own evaluation.
+			ev, ok = doseEvaluation(res, fmt.Sprint(d.Seq))
+		}
 		got := ""
 		if ok {
 			got = ev.Status.String()
@@ -163,6 +168,16 @@ func (c *cdcCase) compare(res forecast.Result) []string {
 		diffs = append(diffs, fmt.Sprintf("(series %q)", g.SeriesName))
 	}
 	return diffs
+}
+
+// doseEvaluation combines a dose's evaluations over every vaccine group.
+func doseEvaluation(res forecast.Result, id string) (forecast.DoseEvaluation, bool) {
+	for _, g := range res.Groups {
+		if ev, ok := res.GroupEvaluation(g.VaccineGroup, id); ok {
+			return ev, true
+		}
+	}
+	return forecast.DoseEvaluation{}, false
 }
 
 func TestCDCCases(t *testing.T) {

@@ -52,6 +52,9 @@ func (p *patient) prioritizedSeries(group []*seriesRun) *seriesRun {
 	}
 	switch {
 	case len(scorable) == 0:
+		if dflt != nil && dflt.satisfiedCount() == 0 && !p.startable(dflt) {
+			return nil
+		}
 		return dflt
 	case len(scorable) == 1:
 		return scorable[0]
@@ -103,13 +106,23 @@ func preference(r *seriesRun) int {
 	return r.s.preference
 }
 
+// startable reports whether the patient has reached the series' minimum
+// age to start. A series without valid doses that the patient is too young
+// to start (an infant and "Pneumococcal 50+" or "RSV 75 years+") is no path
+// for the patient yet, not even as the default series. (The maximum age to
+// start does not exclude a default series: CDC forecasts an unvaccinated
+// 27-year-old from the default HPV 2-dose series.)
+func (p *patient) startable(r *seriesRun) bool {
+	return p.dob.AddOr(r.s.minAgeToStart, MinDate) <= p.asOf
+}
+
 // scorableSeries is section 8.1: SELECTB-24 (candidate scorable series) and
 // SELECTSCORE-2 (scorable series).
 func (p *patient) scorableSeries(group []*seriesRun) []*seriesRun {
 	allContra := true
 	var topPriority byte = 'Z' + 1
 	noValid := true
-	hasDefault := false
+	startableDefault := false
 	for _, r := range group {
 		if r.fc.status != Contraindicated {
 			allContra = false
@@ -120,8 +133,8 @@ func (p *patient) scorableSeries(group []*seriesRun) []*seriesRun {
 		if r.satisfiedCount() > 0 {
 			noValid = false
 		}
-		if r.s.defaultSeries {
-			hasDefault = true
+		if r.s.defaultSeries && p.startable(r) {
+			startableDefault = true
 		}
 	}
 	var out []*seriesRun
@@ -137,7 +150,7 @@ func (p *patient) scorableSeries(group []*seriesRun) []*seriesRun {
 			if first := firstValidDate(r); first != 0 {
 				ok = first < p.dob.AddOr(r.s.maxAgeToStart, MaxDate)
 			} else {
-				ok = noValid && !hasDefault
+				ok = noValid && !startableDefault && p.startable(r)
 			}
 		case seriesEvaluationOnly:
 			ok = r.fc.status == Complete

@@ -70,21 +70,32 @@ func (p *patient) vaccineGroupForecasts(outcomes []antigenOutcome, in []Dose) Re
 }
 
 // pickBest returns the antigen's best series of the wanted type (risk or
-// not), preferring one that still owes a dose.
+// not). Best series of one type come from different series groups (an
+// adult's "Pneumococcal 50+" beside the aged-out childhood series); the one
+// that still owes a dose wins, then a complete one, then the first.
 func pickBest(best []*seriesRun, risk bool) *seriesRun {
 	var found *seriesRun
 	for _, r := range best {
 		if (r.s.typ == seriesRisk) != risk {
 			continue
 		}
-		if r.fc.status == NotComplete {
-			return r
-		}
-		if found == nil {
+		if found == nil || statusRank(r.fc.status) > statusRank(found.fc.status) {
 			found = r
 		}
 	}
 	return found
+}
+
+func statusRank(s SeriesStatus) int {
+	switch s {
+	case NotComplete:
+		return 3
+	case Complete:
+		return 2
+	case Immune:
+		return 1
+	}
+	return 0
 }
 
 func needsDose(ms []member) bool {
