@@ -122,15 +122,17 @@ func (r *seriesRun) satisfiedCount() int {
 func (r *seriesRun) doseDate(i int) Date { return r.doses[i].date }
 
 // advance moves to the next target dose (Figure 4-6 steps 5 and 6). A
-// recurring dose recurs only once satisfied: a skipped recurring target
-// dose would be skipped again forever, so skipping it ends the series.
+// satisfied recurring target dose recurs: an identical target dose
+// follows it (COVID-19's yearly dose 1 recurs before the 65+ dose 2, the
+// Td booster after the last dose). A skipped one does not — it would be
+// skipped again forever — and the series moves on to its next dose.
 func (r *seriesRun) advance() {
 	cur := &r.targets[r.cur]
 	switch {
-	case cur.sd+1 < len(r.s.doses):
-		r.targets = append(r.targets, targetDose{sd: cur.sd + 1, dose: -1})
 	case r.s.doses[cur.sd].recurring && cur.status == tdSatisfied:
 		r.targets = append(r.targets, targetDose{sd: cur.sd, dose: -1})
+	case cur.sd+1 < len(r.s.doses):
+		r.targets = append(r.targets, targetDose{sd: cur.sd + 1, dose: -1})
 	}
 	r.cur++
 }
