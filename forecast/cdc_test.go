@@ -257,3 +257,41 @@ func TestCDCCases(t *testing.T) {
 		t.Logf("%d cases pass, above the baseline of %d: raise testdata/baseline.json", passed, base.Passed)
 	}
 }
+
+var traceCase = flag.String("cdc.case", "", "print the reasoning trace and result of one CDC test case")
+
+// TestCDCCaseTrace prints the trace of the case named by -cdc.case.
+func TestCDCCaseTrace(t *testing.T) {
+	if *traceCase == "" {
+		t.Skip("no -cdc.case")
+	}
+	eng, err := forecast.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range loadCases(t) {
+		if c.ID != *traceCase {
+			continue
+		}
+		in := c.input(t)
+		in.Trace = true
+		res, err := eng.Forecast(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s [%s] %s\nobservations %v\n%s", c.ID, c.VaccineGroup, c.Name, in.Observations, strings.Join(res.Trace, "\n"))
+		for _, ev := range res.Evaluations {
+			t.Logf("eval %+v", ev)
+		}
+		g, _ := res.Group(c.VaccineGroup)
+		t.Logf("group %+v", g)
+		for _, a := range res.Additional {
+			if a.VaccineGroup == c.VaccineGroup {
+				t.Logf("additional %+v", a)
+			}
+		}
+		t.Logf("diffs %v", c.compare(res))
+		return
+	}
+	t.Fatalf("no case %s", *traceCase)
+}

@@ -318,10 +318,13 @@ func determineBest(prioritized []*seriesRun) []*seriesRun {
 	return best
 }
 
-// equivalentGroups reports whether two series belong to equivalent series
-// groups (equivalentSeriesGroups names the other group).
+// equivalentGroups reports whether series b belongs to a series group that
+// series a names as equivalent. The relation is read from a's side only:
+// the Hib standard series name the risk group 2 as equivalent, but the Hib
+// risk child series name none, so a complete standard series does not stop
+// the risk series from being a best series.
 func equivalentGroups(a, b *series) bool {
-	return a.group != b.group && (a.equivalent == b.group || b.equivalent == a.group)
+	return a.group != b.group && a.equivalent == b.group
 }
 
 func containsInt(list []int, v int) bool {
