@@ -167,7 +167,7 @@ func (li *LocalIssuer) sign(claims jwt.MapClaims, ttl time.Duration) (string, ti
 
 // Verify implements Verifier for tokens this issuer minted.
 func (li *LocalIssuer) Verify(_ context.Context, raw string) (*Grant, error) {
-	h, _, terr := peekJWT(raw)
+	h, unverified, terr := peekJWT(raw)
 	if terr != nil {
 		return nil, terr
 	}
@@ -191,7 +191,7 @@ func (li *LocalIssuer) Verify(_ context.Context, raw string) (*Grant, error) {
 		return li.key.signer.Public(), nil
 	})
 	if err != nil {
-		r := jwtReason(err)
+		r := jwtReason(err, unverified)
 		return nil, tokenErr(r, reasonText(r), err)
 	}
 	cs, err := normalizeClaims(claims)
@@ -205,8 +205,9 @@ func (li *LocalIssuer) Verify(_ context.Context, raw string) (*Grant, error) {
 	return g, nil
 }
 
-// jwtReason maps golang-jwt validation errors to a TokenReason.
-func jwtReason(err error) TokenReason {
+// jwtReason maps golang-jwt validation errors to a TokenReason; c (the
+// unverified claims) tells which required claim is missing.
+func jwtReason(err error, c claimSet) TokenReason {
 	switch {
 	case errors.Is(err, jwt.ErrTokenMalformed):
 		return ReasonMalformed
@@ -216,7 +217,15 @@ func jwtReason(err error) TokenReason {
 		return ReasonIssuer
 	case errors.Is(err, jwt.ErrTokenInvalidAudience):
 		return ReasonAudience
-	case errors.Is(err, jwt.ErrTokenExpired), errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
+	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
+		switch {
+		case c["iss"] == nil:
+			return ReasonIssuer
+		case c["aud"] == nil:
+			return ReasonAudience
+		}
+		return ReasonExpired
+	case errors.Is(err, jwt.ErrTokenExpired):
 		return ReasonExpired
 	case errors.Is(err, jwt.ErrTokenNotValidYet), errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
 		return ReasonNotYetValid
