@@ -1,0 +1,182 @@
+package synth
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Dose is one administered dose as a Forecaster sees it.
+type Dose struct {
+	Date Date
+	CVX  string
+}
+
+// DueStatus says whether a series needs another dose.
+type DueStatus int
+
+const (
+	// StatusDue means dose Due.Dose is needed; the dates say when.
+	StatusDue DueStatus = iota
+	// StatusComplete means the series needs no further dose.
+	StatusComplete
+	// StatusAgedOut means the person is too old for the next dose.
+	StatusAgedOut
+)
+
+// Due is a Forecaster's answer for one series on one day.
+type Due struct {
+	Status DueStatus
+	// Dose is the 1-based number of the next dose; Valid counts the valid doses in the history.
+	Dose, Valid int
+	// Earliest is the first day the next dose would be valid, Recommended the day it is
+	// recommended, PastDue the day it becomes overdue, Latest the last day it may be given
+	// (NoDate when unlimited).
+	Earliest, Recommended, PastDue, Latest Date
+	// EarliestBy names what sets Earliest: "min-age" or "min-interval".
+	EarliestBy string
+}
+
+// Forecaster decides when doses fall due. history is the series' doses in date order up to on;
+// the Forecaster judges their validity itself. Series names are those of data/series.tsv.
+// A CDC CDSi engine can implement this interface by mapping series to its antigen series.
+type Forecaster interface {
+	Next(series string, birth, on Date, history []Dose) Due
+}
+
+// graceDays is the CDSi four-day grace period for minimum ages and intervals.
+const graceDays = 4
+
+type doseRule struct {
+	dose                              int
+	minAge, recAge, pastDue, maxAge   optSpan
+	minInt, recInt, skipAge, skipPrev optSpan
+	skipIfAll                         []string
+	since                             Date
+}
+
+// TableSchedule is the built-in Forecaster: the compact ACIP table in data/schedule.tsv.
+type TableSchedule struct {
+	rules map[string][]doseRule
+}
+
+// NewTableSchedule parses the embedded schedule table.
+func NewTableSchedule() (*TableSchedule, error) {
+	rows, err := readTSV("schedule.tsv")
+	if err != nil {
+		return nil, err
+	}
+	p := &fieldErr{table: "schedule.tsv"}
+	s := &TableSchedule{rules: map[string][]doseRule{}}
+	for _, r := range rows {
+		d := doseRule{dose: p.int(r, "dose"), minAge: p.opt(r, "min_age"), recAge: p.opt(r, "rec_age"),
+			pastDue: p.opt(r, "pastdue_age"), maxAge: p.opt(r, "max_age"), minInt: p.opt(r, "min_int"),
+			recInt: p.opt(r, "rec_int"), skipAge: p.opt(r, "skip_age"), skipPrev: p.opt(r, "skip_if_prev_age"),
+			since: p.date(r, "since")}
+		if v := r["skip_if_all_cvx"]; v != "-" {
+			d.skipIfAll = strings.Split(v, ",")
+		}
+		name := r["series"]
+		if want := len(s.rules[name]) + 1; d.dose != want {
+			return nil, fmt.Errorf("schedule.tsv: %s dose %d out of order (want %d)", name, d.dose, want)
+		}
+		s.rules[name] = append(s.rules[name], d)
+	}
+	return s, p.err
+}
+
+// Series lists the series the table covers, sorted.
+func (s *TableSchedule) Series() []string {
+	var out []string
+	for k := range s.rules {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Next implements Forecaster.
+func (s *TableSchedule) Next(series string, birth, on Date, history []Dose) Due {
+	rules := s.rules[series]
+	if len(rules) == 0 {
+		return Due{Status: StatusComplete}
+	}
+	k, valid := 0, 0
+	prev := NoDate
+	var validCVX []string
+	skip := func(at Date) {
+		for k < len(rules) && rules[k].skipped(birth, at, prev, validCVX) {
+			k++
+		}
+	}
+	for _, d := range history {
+		if d.Date > on {
+			break
+		}
+		skip(d.Date)
+		if k >= len(rules) {
+			break
+		}
+		r := rules[k]
+		if e, _ := r.earliest(birth, prev); d.Date < e {
+			continue
+		}
+		if max := r.maxAge.at(birth); max != NoDate && d.Date >= max {
+			continue
+		}
+		valid++
+		prev = d.Date
+		validCVX = append(validCVX, d.CVX)
+		k++
+	}
+	skip(on)
+	if k >= len(rules) {
+		return Due{Status: StatusComplete, Valid: valid, Dose: k + 1}
+	}
+	r := rules[k]
+	due := Due{Status: StatusDue, Dose: k + 1, Valid: valid, Latest: NoDate}
+	due.Earliest, due.EarliestBy = r.earliest(birth, prev)
+	due.Recommended = r.recAge.From(birth)
+	if prev != NoDate && r.recInt.ok {
+		due.Recommended = max(due.Recommended, r.recInt.From(prev))
+	}
+	due.Recommended = max(due.Recommended, due.Earliest, r.since)
+	due.PastDue = max(r.pastDue.at(birth), due.Recommended)
+	if m := r.maxAge.at(birth); m != NoDate {
+		due.Latest = m - 1
+		if on > due.Latest {
+			due.Status = StatusAgedOut
+		}
+	}
+	return due
+}
+
+// earliest returns the first valid day for the dose and what sets it.
+func (r doseRule) earliest(birth, prev Date) (Date, string) {
+	e, by := r.minAge.From(birth)-graceDays, "min-age"
+	if prev != NoDate && r.minInt.ok {
+		if i := r.minInt.From(prev) - graceDays; i > e {
+			e, by = i, "min-interval"
+		}
+	}
+	return e, by
+}
+
+// skipped reports whether the dose is not needed on day at.
+func (r doseRule) skipped(birth, at, prev Date, validCVX []string) bool {
+	if r.skipAge.ok && at >= r.skipAge.From(birth) {
+		return true
+	}
+	if r.skipPrev.ok && prev != NoDate && prev >= r.skipPrev.From(birth) {
+		return true
+	}
+	if len(r.skipIfAll) > 0 && len(validCVX) > 0 {
+		for _, c := range validCVX {
+			if !slices.Contains(r.skipIfAll, c) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
