@@ -119,3 +119,14 @@ func readLocalKey(t testing.TB, dir string) crypto.Signer {
 	}
 	return k.(crypto.Signer)
 }
+
+func jwkOf(key any, kid string) jose.JSONWebKey { return jose.JSONWebKey{Key: key, KeyID: kid} }
+
+func mustJSON(t testing.TB, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
