@@ -17,6 +17,7 @@ import "sort"
 type member struct {
 	antigen int
 	run     *seriesRun
+	best    []*seriesRun // all best series of the antigen
 }
 
 const reasonNoRelevantSeries = "No relevant patient series: no indication for this vaccine group applies to the patient"
@@ -25,14 +26,15 @@ const reasonNoRelevantSeries = "No relevant patient series: no indication for th
 func (p *patient) vaccineGroupForecasts(outcomes []antigenOutcome, in []Dose) Result {
 	res := Result{Groups: make([]GroupForecast, 0, len(p.e.s.groups))}
 	chosen := make([]*seriesRun, len(outcomes)) // the run whose evaluations are reported
+	others := make([]*seriesRun, len(outcomes)) // the other best series' run, if any
 	for gi, g := range p.e.s.groups {
 		var std, risk []member
 		for _, ai := range g.antigens {
 			if r := pickBest(outcomes[ai].best, false); r != nil {
-				std = append(std, member{ai, r})
+				std = append(std, member{ai, r, outcomes[ai].best})
 			}
 			if r := pickBest(outcomes[ai].best, true); r != nil {
-				risk = append(risk, member{ai, r})
+				risk = append(risk, member{ai, r, outcomes[ai].best})
 			}
 		}
 		var primary, other []member
@@ -62,10 +64,13 @@ func (p *patient) vaccineGroupForecasts(outcomes []antigenOutcome, in []Dose) Re
 		for _, m := range other {
 			if chosen[m.antigen] == nil {
 				chosen[m.antigen] = m.run
+			} else if chosen[m.antigen] != m.run {
+				others[m.antigen] = m.run
 			}
 		}
 	}
-	res.Evaluations = p.doseEvaluations(outcomes, chosen, in)
+	res.Evaluations = p.doseEvaluations(outcomes, chosen, true)
+	res.OtherEvaluations = p.doseEvaluations(outcomes, others, false)
 	return res
 }
 
@@ -183,13 +188,14 @@ func (p *patient) blend(gi int, ms []member) GroupForecast {
 		pastDue = minNonZero(pastDue, fc.pastDue)
 		latest = minNonZero(latest, fc.latest)
 		priority = priority || fc.priority
+		n := p.forecastDoseNumber(m)
 		switch {
 		case doseNum == 0:
-			doseNum = fc.doseNumber
-		case g.fullGroup && fc.doseNumber < doseNum: // FORECASTDN-2
-			doseNum = fc.doseNumber
-		case !g.fullGroup && fc.doseNumber > doseNum:
-			doseNum = fc.doseNumber
+			doseNum = n
+		case g.fullGroup && n < doseNum: // FORECASTDN-2
+			doseNum = n
+		case !g.fullGroup && n > doseNum:
+			doseNum = n
 		}
 		sd := &m.run.s.doses[m.run.targets[fc.target].sd]
 		for _, k := range fc.vaccines {
@@ -215,6 +221,34 @@ func (p *patient) blend(gi int, ms []member) GroupForecast {
 	gf.Latest = latest // FORECASTVG-4
 	gf.DoseNumber = doseNum
 	return gf
+}
+
+// forecastDoseNumber is FORECASTDN-1 read across the antigen's best
+// series: one more than the number of doses valid in any of them (for a
+// seasonal target dose, only this season's). A child's standard doses
+// count toward the number of an adult risk series' next dose (CDC forecasts
+// Polio dose 5 for a laboratory worker with 4 childhood doses), and a
+// dose valid only in an infant travel series counts toward the standard
+// series' next dose.
+func (p *patient) forecastDoseNumber(m member) int {
+	fc := &m.run.fc
+	sd := &m.run.s.doses[m.run.targets[fc.target].sd]
+	n := 0
+	for i, d := range m.run.doses {
+		if sd.seasonStart != 0 && d.date < sd.seasonStart {
+			continue
+		}
+		for _, r := range m.best {
+			if r.evals[i].status == Valid {
+				n++
+				break
+			}
+		}
+	}
+	if n+1 > fc.doseNumber {
+		return n + 1
+	}
+	return fc.doseNumber
 }
 
 // latestGroupDose is the latest date administered of any dose carrying an
@@ -255,12 +289,12 @@ func (p *patient) noSeriesForecast(gi int) GroupForecast {
 // doseEvaluations reports each dose's evaluation per antigen from the
 // chosen series (the one behind the vaccine group forecast), falling back
 // to the first relevant series when the antigen has no best series.
-func (p *patient) doseEvaluations(outcomes []antigenOutcome, chosen []*seriesRun, in []Dose) []DoseEvaluation {
+func (p *patient) doseEvaluations(outcomes []antigenOutcome, chosen []*seriesRun, fallback bool) []DoseEvaluation {
 	var out []DoseEvaluation
 	for ai := range outcomes {
 		o := &outcomes[ai]
 		run := chosen[ai]
-		if run == nil && len(o.runs) > 0 {
+		if run == nil && fallback && len(o.runs) > 0 {
 			run = o.runs[0]
 		}
 		if run == nil {
@@ -271,7 +305,8 @@ func (p *patient) doseEvaluations(outcomes []antigenOutcome, chosen []*seriesRun
 			ev := &run.evals[i]
 			de := DoseEvaluation{
 				DoseID: d.id, DoseIndex: d.input, Antigen: a.name, VaccineGroup: p.e.s.groups[a.group].name,
-				Status: ev.status, Reason: ev.reasons.text(), SeriesName: run.s.name, SeriesDoses: len(run.s.doses),
+				Status: ev.status, Reason: ev.reasons.text(), SeriesName: run.s.name, SeriesType: run.s.typ.String(),
+				SeriesDoses: len(run.s.doses),
 			}
 			if ev.status != Valid {
 				de.ReasonCode = ev.reasons.code()

@@ -231,6 +231,7 @@ type DoseEvaluation struct {
 	// SeriesName, TargetDose (1-based, 0 when the dose was not evaluated
 	// against a target dose) and SeriesDoses describe the patient series.
 	SeriesName  string
+	SeriesType  string // Standard, Risk, Evaluation Only
 	TargetDose  int
 	SeriesDoses int
 }
@@ -298,6 +299,11 @@ type Result struct {
 	// Evaluations holds, per input dose and antigen, the evaluation in the
 	// antigen's best patient series, ordered by dose then antigen.
 	Evaluations []DoseEvaluation
+	// OtherEvaluations holds the evaluations of the same doses in the
+	// antigens' other best patient series (those behind Additional): a
+	// childhood dose is valid in the standard series and may be "too young"
+	// in an adult risk series.
+	OtherEvaluations []DoseEvaluation
 	// Notices are non-fatal remarks (ignored doses, unknown CVX codes,
 	// indications that could not be resolved).
 	Notices []string
@@ -321,6 +327,20 @@ func (r *Result) Group(name string) (GroupForecast, bool) {
 // else Sub-standard, else Valid if valid for any antigen, else Extraneous.
 // The returned evaluation is the one that decided the status.
 func (r *Result) GroupEvaluation(group, doseID string) (DoseEvaluation, bool) {
+	return combineEvaluations(r.Evaluations, group, doseID, "")
+}
+
+// SeriesEvaluation is GroupEvaluation restricted to best patient series of
+// one series type ("Standard" or "Risk"), searching Evaluations and
+// OtherEvaluations.
+func (r *Result) SeriesEvaluation(group, doseID, seriesType string) (DoseEvaluation, bool) {
+	if ev, ok := combineEvaluations(r.Evaluations, group, doseID, seriesType); ok {
+		return ev, true
+	}
+	return combineEvaluations(r.OtherEvaluations, group, doseID, seriesType)
+}
+
+func combineEvaluations(evs []DoseEvaluation, group, doseID, seriesType string) (DoseEvaluation, bool) {
 	var best DoseEvaluation
 	found := false
 	rank := func(s EvalStatus) int {
@@ -336,8 +356,8 @@ func (r *Result) GroupEvaluation(group, doseID string) (DoseEvaluation, bool) {
 		}
 		return 0
 	}
-	for _, ev := range r.Evaluations {
-		if ev.VaccineGroup != group || ev.DoseID != doseID {
+	for _, ev := range evs {
+		if ev.VaccineGroup != group || ev.DoseID != doseID || (seriesType != "" && !strings.EqualFold(ev.SeriesType, seriesType)) {
 			continue
 		}
 		if !found || rank(ev.Status) > rank(best.Status) {
