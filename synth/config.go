@@ -33,7 +33,7 @@ type Config struct {
 var DefaultAsOf = MakeDate(2026, 7, 1)
 
 // DefaultConfig returns the defaults: seed 1, 1,000 patients, the default ZIP codes, as of
-// 2026-07-01, records since 2000, influenza from the 2010–11 season, 3% duplicate patients and
+// 2026-07-01, records since 2000, influenza from the 2015–16 season, 3% duplicate patients and
 // 2% duplicate doses.
 func DefaultConfig() Config {
 	return Config{
@@ -41,7 +41,7 @@ func DefaultConfig() Config {
 		Patients:             1000,
 		AsOf:                 DefaultAsOf,
 		RecordsSince:         MakeDate(2000, 1, 1),
-		FluSince:             MakeDate(2010, 8, 1),
+		FluSince:             MakeDate(2015, 8, 1),
 		DuplicatePatientRate: 0.03,
 		DuplicateDoseRate:    0.02,
 	}

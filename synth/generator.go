@@ -95,7 +95,7 @@ func (f funcHandler) Resource(typ string, body []byte) error { return f(typ, bod
 func (f funcHandler) Truth([]byte) error                     { return nil }
 
 // chunkSize is how many people one worker builds at a time.
-const chunkSize = 256
+const chunkSize = 64
 
 type item struct {
 	typ        int8 // index into Types; -1 for truth

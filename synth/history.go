@@ -12,10 +12,10 @@ var wellChildVisits = []struct {
 	attend float64
 }{
 	{Span{}, 1}, {Span{M: 2}, 1}, {Span{M: 4}, 1}, {Span{M: 6}, 1}, {Span{M: 9}, 0.6}, {Span{M: 12}, 1},
-	{Span{M: 15}, 0.95}, {Span{M: 18}, 0.9}, {Span{M: 24}, 0.8}, {Span{M: 30}, 0.5}, {Span{Y: 3}, 0.6},
+	{Span{M: 15}, 0.9}, {Span{M: 18}, 0.85}, {Span{M: 24}, 0.8}, {Span{M: 30}, 0.5}, {Span{Y: 3}, 0.6},
 	{Span{Y: 4}, 0.95}, {Span{Y: 5}, 0.75}, {Span{Y: 6}, 0.5}, {Span{Y: 8}, 0.4}, {Span{Y: 10}, 0.4},
-	{Span{Y: 11}, 0.95}, {Span{Y: 12}, 0.75}, {Span{Y: 13}, 0.55}, {Span{Y: 14}, 0.45}, {Span{Y: 15}, 0.45},
-	{Span{Y: 16}, 0.75}, {Span{Y: 17}, 0.65}, {Span{Y: 18}, 0.4},
+	{Span{Y: 11}, 0.95}, {Span{Y: 12}, 0.6}, {Span{Y: 13}, 0.55}, {Span{Y: 14}, 0.45}, {Span{Y: 15}, 0.45},
+	{Span{Y: 16}, 0.6}, {Span{Y: 17}, 0.45}, {Span{Y: 18}, 0.4},
 }
 
 // timeliness is how a family keeps visits: share of families, how often they come, how late.
@@ -25,21 +25,20 @@ type timeliness struct {
 }
 
 var timelinessClasses = []timeliness{
-	{share: 0.62, attend: 0.96, lateMin: 0, lateMode: 4, lateMax: 25},
-	{share: 0.27, attend: 0.9, lateMin: 7, lateMode: 30, lateMax: 100},
-	{share: 0.11, attend: 0.78, lateMin: 20, lateMode: 80, lateMax: 240},
+	{share: 0.70, attend: 0.97, lateMin: 0, lateMode: 4, lateMax: 25},
+	{share: 0.22, attend: 0.92, lateMin: 7, lateMode: 30, lateMax: 75},
+	{share: 0.08, attend: 0.8, lateMin: 20, lateMode: 60, lateMax: 180},
 }
 
 const (
 	earlyVisitRate   = 0.05  // a prompt family's visit happens up to 3 weeks early
 	invalidGiveRate  = 0.35  // a provider gives a dose that is due soon though not yet valid
-	missedOppRate    = 0.025 // a due dose is not given at a visit for no recorded reason
 	outOfStockRate   = 0.002 // a due dose is recorded not done: product out of stock
-	birthDoseRate    = 0.84  // the birth hospital gives the HepB birth dose
+	birthDoseRate    = 0.9   // the birth hospital gives the HepB birth dose
 	refusalRecorded  = 0.6   // a declined dose is recorded as not done
 	maxRefusalsKept  = 2     // per series
 	dueWindowDays    = 30    // a dose recommended within this many days is given now
-	secondFluDoseRat = 0.7   // children under 9 in their first season get the second dose
+	secondFluDoseRat = 0.8   // children under 9 in their first season get the second dose
 )
 
 // sim builds one person's immunization history.
@@ -160,7 +159,7 @@ func (s *sim) visit(d Date, birthStay bool) {
 			s.refuse(name, d, o)
 			continue
 		}
-		if r.chance(missedOppRate) {
+		if r.chance(s.g.t.series[name].missed) {
 			continue
 		}
 		if r.chance(outOfStockRate) {

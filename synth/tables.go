@@ -40,7 +40,7 @@ type ageBand struct{ from, to int }
 
 type seriesInfo struct {
 	name, group, unspecifiedCVX, refusalCVX string
-	decline                                 float64
+	decline, missed                         float64
 }
 
 type product struct {
@@ -197,7 +197,7 @@ func (t *tables) loadVaccines() error {
 	}
 	p := &fieldErr{table: "series.tsv"}
 	for _, r := range rows {
-		t.series[r["series"]] = seriesInfo{r["series"], r["iis_group"], r["unspecified_cvx"], r["refusal_cvx"], p.float(r, "decline")}
+		t.series[r["series"]] = seriesInfo{r["series"], r["iis_group"], r["unspecified_cvx"], r["refusal_cvx"], p.float(r, "decline"), p.float(r, "missed")}
 	}
 	if rows, err = readTSV("products.tsv"); err != nil {
 		return err
