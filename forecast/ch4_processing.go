@@ -160,7 +160,7 @@ func (p *patient) processAntigen(ai int) antigenOutcome {
 		run := p.evaluateSeries(sr, out.doses, &ac) // 4.4, chapter 6
 		p.forecastSeries(run, out.doses, &ac)       // chapter 7
 		if run.fc.status == Complete {
-			ac.completeGroups = append(ac.completeGroups, sr.group)
+			ac.complete = append(ac.complete, completion{group: sr.group, date: run.lastSatisfiedDate()})
 		}
 		out.runs = append(out.runs, run)
 	}

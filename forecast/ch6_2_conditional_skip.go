@@ -60,9 +60,13 @@ func (p *patient) conditionMet(run *seriesRun, c *skipCondition, ref Date, cur i
 		end := p.dob.AddOr(c.endAge, MaxDate)     // CALCDTSKIP-4
 		return begin <= ref && ref < end
 	case condCompletedSeries: // Table 6-7
+		// The named series group has a complete series — complete as of the
+		// reference date: a laboratory worker's childhood doses are not
+		// skipped targets of the adult risk series just because the childhood
+		// series was completed years later.
 		for _, g := range c.seriesGroups {
-			for _, done := range ac.completeGroups {
-				if g == done {
+			for _, done := range ac.complete {
+				if g == done.group && done.date <= ref {
 					return true
 				}
 			}

@@ -118,6 +118,18 @@ func (r *seriesRun) satisfiedCount() int {
 	return n
 }
 
+// lastSatisfiedDate is the date of the latest dose that satisfied a target
+// dose of the series.
+func (r *seriesRun) lastSatisfiedDate() Date {
+	var d Date
+	for i := range r.targets {
+		if r.targets[i].status == tdSatisfied {
+			d = maxDate(d, r.doses[r.targets[i].dose].date)
+		}
+	}
+	return d
+}
+
 // doseDate is the date of antigen dose i.
 func (r *seriesRun) doseDate(i int) Date { return r.doses[i].date }
 
@@ -141,7 +153,14 @@ func (r *seriesRun) advance() {
 type antigenContext struct {
 	immune          bool
 	contraindicated bool
-	completeGroups  []int // series groups with a series of status Complete
+	complete        []completion // series of status Complete, in earlier series groups
+}
+
+// completion records that a series of a series group is complete, and since
+// when (the date of the dose that satisfied its last satisfied target dose).
+type completion struct {
+	group int
+	date  Date
 }
 
 // evaluateSeries is Figure 4-6: walk the antigen doses and the target doses

@@ -37,19 +37,7 @@ func (p *patient) vaccineGroupForecasts(outcomes []antigenOutcome, in []Dose) Re
 				risk = append(risk, member{ai, r, outcomes[ai].best})
 			}
 		}
-		var primary, other []member
-		switch {
-		case len(risk) == 0:
-			primary = std
-		case len(std) == 0:
-			primary = risk
-		case needsDose(risk):
-			primary, other = risk, std
-		case needsDose(std):
-			primary, other = std, risk
-		default:
-			primary, other = risk, std
-		}
+		primary, other := choosePrimary(std, risk, len(g.antigens) == 1)
 		if len(primary) == 0 {
 			res.Groups = append(res.Groups, p.noSeriesForecast(gi))
 			continue
@@ -101,6 +89,33 @@ func statusRank(s SeriesStatus) int {
 		return 1
 	}
 	return 0
+}
+
+// choosePrimary decides which of a vaccine group's two forecasts (standard
+// and risk best series are blended separately) is the one reported in
+// Result.Groups. A single-antigen group reports the risk pathway. A
+// multiple-antigen group reports the risk pathway unless it owes nothing
+// while the standard pathway still owes a dose of an antigen the risk
+// pathway covers (an infant's MMR travel dose does not end the childhood
+// MMR series; a pregnant woman's Tdap does settle pertussis even though
+// tetanus and diphtheria boosters recur).
+func choosePrimary(std, risk []member, singleAntigen bool) (primary, other []member) {
+	switch {
+	case len(risk) == 0:
+		return std, nil
+	case len(std) == 0:
+		return risk, nil
+	case singleAntigen || needsDose(risk):
+		return risk, std
+	}
+	for _, r := range risk {
+		for _, s := range std {
+			if s.antigen == r.antigen && s.run.fc.status == NotComplete {
+				return std, risk
+			}
+		}
+	}
+	return risk, std
 }
 
 func needsDose(ms []member) bool {
