@@ -46,17 +46,26 @@ func (p *patient) vaccineContraindicated(ai int, c cvxCode) bool {
 }
 
 // allPreferableContraindicated is the second rule of Table 7-7: every
-// preferable vaccine of the target dose has a vaccine contraindication.
+// preferable vaccine the target dose would forecast (forecast vaccine type
+// 'Y') has a vaccine contraindication. A target dose that forecasts no
+// specific vaccine is not contraindicated this way: CDC still forecasts
+// DTaP dose 2 after encephalopathy following Pediarix, although every
+// preferable DTaP-containing product is contraindicated (DT remains).
 func (p *patient) allPreferableContraindicated(sd *seriesDose) bool {
-	if len(sd.preferable) == 0 || len(p.obs) == 0 {
+	if len(p.obs) == 0 {
 		return false
 	}
+	n := 0
 	for k := range sd.preferable {
+		if !sd.preferable[k].forecast {
+			continue
+		}
+		n++
 		if !p.vaccineContraindicatedAny(sd.preferable[k].cvx) {
 			return false
 		}
 	}
-	return true
+	return n > 0
 }
 
 // vaccineContraindicatedAny checks the vaccine contraindications of every
