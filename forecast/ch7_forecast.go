@@ -120,8 +120,13 @@ func (p *patient) forecastNeedAndDates(run *seriesRun, doses []*patientDose, ac 
 // the minimum interval dates, the forecast conflict end dates, the
 // seasonal recommendation start date, and the dates of the doses already
 // evaluated against the series' target doses.
+//
+// When none of these dates exists (a target dose without minimum age, with
+// nothing before it to measure an interval from) the candidate earliest
+// date takes its assumed value 12/31/2999 (Table 7-9): no date can be
+// forecast and the series cannot be finished.
 func (p *patient) candidateEarliest(run *seriesRun, sd *seriesDose, age *ageRule, doses []*patientDose) Date {
-	ce := p.dob
+	var ce Date
 	if age != nil && age.minAge.set {
 		ce = maxDate(ce, p.dob.Add(age.minAge)) // CALCDTAGE-4
 	}
@@ -142,6 +147,9 @@ func (p *patient) candidateEarliest(run *seriesRun, sd *seriesDose, age *ageRule
 		if run.evals[i].target >= 0 {
 			ce = maxDate(ce, doses[i].date)
 		}
+	}
+	if ce == 0 {
+		return MaxDate
 	}
 	return ce
 }
