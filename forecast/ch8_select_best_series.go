@@ -116,6 +116,18 @@ func (p *patient) startable(r *seriesRun) bool {
 	return p.dob.AddOr(r.s.minAgeToStart, MinDate) <= p.asOf
 }
 
+// riskStartable: a risk series the patient has started (a valid dose) or
+// can start now — within its minimum and maximum age to start. An adult at
+// risk during an outbreak is not scored on the infant "Hib-MenCY-TT 4-dose
+// series" (maximum age to start 16 months), so the lower-priority adult
+// series can be chosen.
+func (p *patient) riskStartable(r *seriesRun) bool {
+	if r.satisfiedCount() > 0 {
+		return true
+	}
+	return p.startable(r) && p.asOf < p.dob.AddOr(r.s.maxAgeToStart, MaxDate)
+}
+
 // scorableSeries is section 8.1: SELECTB-24 (candidate scorable series) and
 // SELECTSCORE-2 (scorable series).
 func (p *patient) scorableSeries(group []*seriesRun) []*seriesRun {
@@ -127,7 +139,7 @@ func (p *patient) scorableSeries(group []*seriesRun) []*seriesRun {
 		if r.fc.status != Contraindicated {
 			allContra = false
 		}
-		if r.s.typ == seriesRisk && r.s.priority < topPriority {
+		if r.s.typ == seriesRisk && r.s.priority < topPriority && p.riskStartable(r) {
 			topPriority = r.s.priority
 		}
 		if r.satisfiedCount() > 0 {
@@ -145,7 +157,7 @@ func (p *patient) scorableSeries(group []*seriesRun) []*seriesRun {
 		ok := false
 		switch r.s.typ {
 		case seriesRisk:
-			ok = r.s.priority == topPriority
+			ok = r.s.priority == topPriority && p.riskStartable(r)
 		case seriesStandard:
 			if first := firstValidDate(r); first != 0 {
 				ok = first < p.dob.AddOr(r.s.maxAgeToStart, MaxDate)
