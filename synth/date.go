@@ -111,7 +111,12 @@ func (d Date) addMonths(n int) Date {
 type Span struct{ Y, M, D int }
 
 // From returns d moved forward by s.
-func (s Span) From(d Date) Date { return d.addMonths(s.Y*12+s.M) + Date(s.D) }
+func (s Span) From(d Date) Date {
+	if s.Y == 0 && s.M == 0 {
+		return d + Date(s.D)
+	}
+	return d.addMonths(s.Y*12+s.M) + Date(s.D)
+}
 
 // ParseSpan reads "4y", "2m", "6w", "3d" or combinations like "9y5m"; "-" or "" is the zero span
 // with ok false.

@@ -12,6 +12,8 @@ type event struct {
 	primary  bool
 	origin   string // reportOrigin when not primary
 	cvx      string // overrides the product's CVX (a coarser code)
+	lotOrg   int    // the organization and day that pick the lot: the administering ones,
+	lotDate  Date   // kept when another provider reports the dose again
 	lotLower bool   // lot number reported in lower case
 	noLot    bool
 	noMfr    bool

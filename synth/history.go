@@ -68,7 +68,7 @@ func (s *sim) practitionerOf(o int) int {
 func (s *sim) give(pi int, d Date, o int, invalid string) {
 	pr := &s.g.t.products[pi]
 	s.events = append(s.events, event{date: d, series: pr.series[0], prod: pi, org: o, prac: s.practitionerOf(o),
-		primary: true, invalid: invalid, dupOf: -1, seq: len(s.events)})
+		primary: true, invalid: invalid, dupOf: -1, seq: len(s.events), lotOrg: o, lotDate: d})
 	for _, name := range pr.series {
 		s.hist[name] = append(s.hist[name], Dose{Date: d, CVX: pr.cvx})
 	}

@@ -40,6 +40,7 @@ func (s *sim) duplicatePatients() {
 		if e.date >= p.records[k].since {
 			e.rec = k
 			e.org = p.records[k].mrnOrg
+			e.lotOrg = e.org
 			e.prac = s.practitionerOf(e.org)
 		}
 	}

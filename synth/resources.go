@@ -235,7 +235,7 @@ func (g *Generator) appendProductDetails(b []byte, p *person, e *event, pr *prod
 		b = append(b, '}')
 	}
 	if !e.noLot {
-		lot, exp := lotFor(g.cfg.Seed, pr, e.org, e.date)
+		lot, exp := lotFor(g.cfg.Seed, pr, e.lotOrg, e.lotDate)
 		if e.lotLower {
 			lot = strings.ToLower(lot)
 		}
