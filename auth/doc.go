@@ -71,6 +71,38 @@
 // TokenError.Challenge). The token endpoint returns *OAuthError with an RFC
 // 6749 §5.2 code and OAuthError.HTTPStatus.
 //
+// # Wiring (cmd/immunis and server)
+//
+//	e, _ := auth.NewEndpoints(publicRoot)            // IMMUNIS_BASE_URL without /fhir
+//	li, _ := auth.OpenLocalIssuer(auth.LocalIssuerConfig{
+//		Dir: dataDir + "/auth", Issuer: e.Issuer, Audience: e.FHIRBase})
+//	ts, _ := auth.NewTokenService(auth.TokenServiceConfig{Issuer: li,
+//		Clients: sqlClients, Replay: sqlReplay, TokenURL: e.Token})
+//	dev:   verifier = li
+//	smart: ov, _ := auth.NewOIDCVerifier(ctx, auth.OIDCConfig{Issuer: iss, Audience: aud})
+//	       verifier, _ = auth.NewVerifiers(li, ov)
+//	sc, _ := auth.SmartConfiguration(auth.DiscoveryConfig{Mode: m, Endpoints: e,
+//		External: &meta /* smart: ov.Metadata() */})
+//
+// Routes: GET /fhir/.well-known/smart-configuration writes sc as JSON;
+// the CapabilityStatement's rest.security is SecurityFragment(sc); POST
+// /auth/token calls ts.Token(ctx, form) and writes the TokenResponse or
+// the OAuthError's Body with its HTTPStatus (plus Cache-Control: no-store);
+// POST /auth/introspect writes Introspect(ctx, verifier, form token);
+// GET /.well-known/jwks.json writes li.JWKSJSON(). The middleware takes
+// BearerToken(Authorization header), verifier.Verify, and on a
+// *TokenError answers 401 with WWW-Authenticate: err.Challenge(). Each
+// interaction then asks grant.Allows(interaction, type) (or Access for
+// operations), answers 403 when denied, compiles the Access clauses into
+// its query, and hands NewAuditEvent(...) to an AuditLogger (SlogAudit).
+//
+// In smart mode the smart-configuration names the external issuer's
+// token endpoint (apps need it for their authorization code flow); the
+// server's own backend-services endpoint (Endpoints.Token) is then told to
+// clients registered with `immunis client add` out of band. Tokens the
+// LocalIssuer signs are accepted in both modes, whether minted by the token
+// endpoint or by `immunis token`: refuse `immunis token` in smart mode.
+//
 // # Time
 //
 // Every type that looks at the clock takes a Now func() time.Time field;

@@ -323,3 +323,36 @@ func TestNewTokenServiceNeedsConfig(t *testing.T) {
 		t.Fatal("empty config accepted")
 	}
 }
+
+// TestTokenServiceJWKSURLNoRedirect: only the registered URL is fetched; a
+// redirect elsewhere is not followed.
+func TestTokenServiceJWKSURLNoRedirect(t *testing.T) {
+	testKeys(t)
+	var elsewhere atomic.Int32
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		elsewhere.Add(1)
+		w.Write(jwksJSON(t, map[string]crypto.Signer{"k": rsaKey}))
+	}))
+	defer target.Close()
+	redirector := httptest.NewServer(http.RedirectHandler(target.URL, http.StatusFound))
+	defer redirector.Close()
+	clients := &auth.MemoryClientStore{}
+	c := &auth.Client{ID: "c", JWKSURL: redirector.URL, Scopes: []string{"system/*.rs"}}
+	if err := auth.ValidateClient(c); err != nil {
+		t.Fatal(err)
+	}
+	_ = clients.PutClient(context.Background(), c)
+	li := newLocalIssuer(t, t.TempDir())
+	svc, err := auth.NewTokenService(auth.TokenServiceConfig{Issuer: li, Clients: clients, Replay: &auth.MemoryReplayCache{Now: fixedClock(t0)}, TokenURL: testTokenURL, Now: fixedClock(t0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = svc.Token(context.Background(), form(signJWT(t, "RS384", rsaKey, map[string]any{"kid": "k"}, assertionClaims("c")), "system/*.rs", nil))
+	var oe *auth.OAuthError
+	if !errors.As(err, &oe) || oe.Code != "invalid_client" {
+		t.Fatalf("err = %v, want invalid_client", err)
+	}
+	if n := elsewhere.Load(); n != 0 {
+		t.Fatalf("redirect followed %d times", n)
+	}
+}
