@@ -1,0 +1,110 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/immunis/immunis/conformance"
+	"github.com/immunis/immunis/server"
+)
+
+func serveCmd(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	var c Config
+	s := newSettings("serve", stderr)
+	registerCommon(s, &c)
+	registerServe(s, &c)
+	if err := s.parse(args); err != nil {
+		if errors.Is(err, flagHelp) {
+			return 0
+		}
+		fmt.Fprintln(stderr, "immunis serve:", err)
+		return 2
+	}
+	log := newLogger(&c, stderr)
+	if err := serve(ctx, &c, log, stdout); err != nil {
+		log.Error("immunis serve failed", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// serve runs the HTTP server until ctx ends, then drains in-flight requests.
+func serve(ctx context.Context, c *Config, log *slog.Logger, stdout io.Writer) error {
+	ln, err := net.Listen("tcp", c.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", c.Addr, err)
+	}
+	defer ln.Close()
+	addr := ln.Addr().(*net.TCPAddr)
+	switch c.Auth {
+	case "none":
+		if !addr.IP.IsLoopback() {
+			return fmt.Errorf("auth=none is refused on a non-loopback address (%s): set --auth dev or smart", addr)
+		}
+		log.Warn("authorization is OFF (auth=none): every request is allowed; use only for local work")
+	default:
+		return fmt.Errorf("auth mode %q is not available yet; use --auth none on a loopback address", c.Auth)
+	}
+	baseURL := strings.TrimSuffix(c.BaseURL, "/")
+	if baseURL == "" {
+		baseURL = "http://" + addr.String() + "/fhir"
+	}
+	db, err := openStore(ctx, c, log)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	svc, err := newService(c, db, baseURL)
+	if err != nil {
+		return err
+	}
+	srv := &server.Server{
+		Service: svc,
+		Capabilities: &conformance.Capabilities{
+			Registry: svc.Registry,
+			BaseURL:  baseURL,
+			Version:  version,
+		},
+		Log:     log,
+		MaxBody: c.MaxBody,
+		Ready: func() error {
+			pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			defer cancel()
+			_, err := db.Read(pctx, "Patient", "readiness-probe")
+			if err != nil && !strings.Contains(err.Error(), "not found") {
+				return err
+			}
+			return nil
+		},
+	}
+	handler := srv.Handler()
+	if c.Timeout > 0 {
+		handler = http.TimeoutHandler(handler, c.Timeout, `{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"timeout","diagnostics":"the request took too long"}]}`)
+	}
+	hs := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
+	log.Info("immunis listening", "addr", addr.String(), "base", baseURL, "store", db.Dialect())
+	fmt.Fprintf(stdout, "immunis listening on http://%s (FHIR base %s)\n", addr, baseURL)
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	return hs.Shutdown(sctx)
+}

@@ -1,0 +1,69 @@
+package interaction
+
+import (
+	"context"
+
+	jsonpatch "github.com/evanphx/json-patch/v5"
+
+	"github.com/immunis/immunis/fhir"
+	"github.com/immunis/immunis/store"
+)
+
+// Patch implements patch with JSON Patch (RFC 6902, http.html#patch): the
+// patch is applied to the current version under the write lock and the
+// result must pass the same validation as an update.
+func (s *Service) Patch(ctx context.Context, typ, id string, patchBody []byte, ifMatch string) (*Result, error) {
+	if err := s.CheckType(typ); err != nil {
+		return nil, err
+	}
+	if !fhir.ValidID(id) {
+		return nil, notFoundResource(typ, id)
+	}
+	patch, err := jsonpatch.DecodePatch(patchBody)
+	if err != nil {
+		return nil, fhir.Invalid("IMM-PATCH-001", "", "the body is not a JSON Patch document: %v", err)
+	}
+	var res *Result
+	err = s.Store.Write(ctx, func(tx store.Tx) error {
+		if err := tx.Lock(ctx, lockKey(typ, id)); err != nil {
+			return err
+		}
+		cur, err := tx.Current(ctx, typ, id)
+		if err != nil {
+			return err
+		}
+		if cur == nil {
+			return notFoundResource(typ, id)
+		}
+		if cur.Deleted {
+			return goneResource(cur)
+		}
+		patched, err := patch.Apply(cur.Body)
+		if err != nil {
+			return fhir.Errorf(fhir.KindUnprocessable, fhir.IssueProcessing, "IMM-PATCH-002", "the patch cannot be applied: %v", err)
+		}
+		obj, err := s.parse(typ, patched)
+		if err != nil {
+			return err
+		}
+		if fhir.Str(obj, "id") != id {
+			return fhir.Errorf(fhir.KindUnprocessable, fhir.IssueProcessing, "IMM-PATCH-003", "a patch may not change the resource id").At(typ + ".id")
+		}
+		if err := s.resolveReferences(ctx, tx, typ, obj, nil); err != nil {
+			return err
+		}
+		r, err := s.updateIn(ctx, tx, typ, id, obj, ifMatch, "PATCH", s.now())
+		if err != nil {
+			return err
+		}
+		if err := s.verifyReferences(ctx, tx, typ, obj); err != nil {
+			return err
+		}
+		res = r
+		return nil
+	})
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	return res, nil
+}

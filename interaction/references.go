@@ -1,0 +1,167 @@
+package interaction
+
+import (
+	"context"
+	"net/url"
+	"strconv"
+
+	"github.com/immunis/immunis/fhir"
+	"github.com/immunis/immunis/search"
+	"github.com/immunis/immunis/store"
+)
+
+// walkReferences calls fn for every Reference.reference in obj with the
+// FHIRPath-ish expression of the element; fn may replace the value by
+// returning a new one ("" keeps it).
+func walkReferences(obj fhir.Object, path string, fn func(expr, ref string) (string, error)) error {
+	for k, v := range obj {
+		p := path + "." + k
+		switch v := v.(type) {
+		case string:
+			if k == "reference" {
+				repl, err := fn(path, v)
+				if err != nil {
+					return err
+				}
+				if repl != "" {
+					obj[k] = repl
+				}
+			}
+		case map[string]any:
+			if k == "contained" {
+				continue
+			}
+			if err := walkReferences(v, p, fn); err != nil {
+				return err
+			}
+		case []any:
+			if k == "contained" {
+				// contained resources are checked as part of their container
+				for i, e := range v {
+					if m, ok := e.(map[string]any); ok {
+						if err := walkReferences(m, p+"["+strconv.Itoa(i)+"]", fn); err != nil {
+							return err
+						}
+					}
+				}
+				continue
+			}
+			for i, e := range v {
+				if m, ok := e.(map[string]any); ok {
+					if err := walkReferences(m, p+"["+strconv.Itoa(i)+"]", fn); err != nil {
+						return err
+					}
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// resolveReferences rewrites the references that only make sense inside
+// one request: Bundle-local ids (urn:uuid:… and other fullUrls, via ids) and
+// conditional references (Type?query, by search in tx). It runs before the
+// resource is stamped and indexed.
+func (s *Service) resolveReferences(ctx context.Context, tx store.Tx, typ string, obj fhir.Object, ids map[string]string) error {
+	contained := map[string]bool{}
+	for _, c := range fhir.Arr(obj, "contained") {
+		if m, ok := c.(map[string]any); ok {
+			contained[fhir.Str(m, "id")] = true
+		}
+	}
+	return walkReferences(obj, typ, func(expr, raw string) (string, error) {
+		if to, ok := ids[raw]; ok {
+			return to, nil
+		}
+		ref := fhir.ParseReference(raw, s.BaseURL)
+		switch ref.Kind {
+		case fhir.RefContained:
+			if ref.ID != "" && !contained[ref.ID] {
+				return "", refError(expr, "IMM-REF-002", "reference %q names no contained resource", raw)
+			}
+		case fhir.RefURN:
+			return "", refError(expr, "IMM-REF-003", "reference %q can only be resolved inside a transaction Bundle that holds it", raw)
+		case fhir.RefConditional:
+			// R4 defines conditional references for transactions; resolving
+			// them on single writes too costs nothing and helps loaders.
+			return s.resolveConditionalRef(ctx, tx, expr, ref)
+		case fhir.RefInvalid:
+			return "", refError(expr, "IMM-REF-005", "%q is not a valid reference", raw)
+		}
+		return "", nil
+	})
+}
+
+// verifyReferences checks that every reference to a type this server
+// stores points at a live resource, and keeps that resource from being
+// deleted until the transaction ends. References to other types (Encounter)
+// and to other servers are kept as they are.
+func (s *Service) verifyReferences(ctx context.Context, tx store.Tx, typ string, obj fhir.Object) error {
+	return walkReferences(obj, typ, func(expr, raw string) (string, error) {
+		ref := fhir.ParseReference(raw, s.BaseURL)
+		if ref.Kind != fhir.RefLocal || !s.Registry.Supports(ref.Type) {
+			return "", nil
+		}
+		live, err := tx.Live(ctx, ref.Type, ref.ID)
+		if err != nil {
+			return "", err
+		}
+		if !live {
+			return "", refError(expr, "IMM-REF-001", "reference %q does not resolve: %s/%s does not exist on this server", raw, ref.Type, ref.ID)
+		}
+		return "", nil
+	})
+}
+
+func refError(expr, msgID, format string, args ...any) *fhir.Error {
+	e := fhir.Errorf(fhir.KindUnprocessable, fhir.IssueNotFound, msgID, format, args...)
+	return e.At(expr + ".reference")
+}
+
+// searchInTx finds the live resources matching Type?query inside tx, for
+// conditional references, creates, updates and deletes. It reads at most
+// two: more than one is already an error for every caller.
+func (s *Service) searchInTx(ctx context.Context, tx store.Tx, typ, rawQuery string) ([]*fhir.Resource, error) {
+	values, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		return nil, fhir.Invalid("IMM-COND-001", "", "malformed conditional query %q: %v", rawQuery, err)
+	}
+	if len(values) == 0 {
+		return nil, fhir.Invalid("IMM-COND-002", "", "a conditional interaction needs search criteria")
+	}
+	q, err := s.Registry.Parse(typ, values, search.Strict)
+	if err != nil {
+		return nil, err
+	}
+	q.Count = 2
+	q.Sort = nil
+	st, err := s.Compiler.Page(q)
+	if err != nil {
+		return nil, fhir.Invalid("IMM-COND-003", "", "%v", err)
+	}
+	var out []*fhir.Resource
+	err = tx.Query(ctx, st, func(r store.Row) error {
+		out = append(out, r.Resource)
+		return nil
+	})
+	return out, err
+}
+
+// resolveConditionalRef resolves Type?query to Type/id (exactly one match).
+func (s *Service) resolveConditionalRef(ctx context.Context, tx store.Tx, expr string, ref fhir.Reference) (string, error) {
+	if err := s.CheckType(ref.Type); err != nil {
+		return "", err
+	}
+	found, err := s.searchInTx(ctx, tx, ref.Type, ref.Query)
+	if err != nil {
+		return "", err
+	}
+	switch len(found) {
+	case 1:
+		return ref.Type + "/" + found[0].ID, nil
+	case 0:
+		return "", refError(expr, "IMM-REF-006", "conditional reference %q matches no resource", ref.Raw)
+	}
+	e := fhir.Errorf(fhir.KindPreconditionFailed, fhir.IssueMultipleMatches, "IMM-REF-007", "conditional reference %q matches more than one resource", ref.Raw)
+	return "", e.At(expr + ".reference")
+}

@@ -1,0 +1,101 @@
+// Package store persists FHIR resources: the current version of each
+// resource, its earlier versions, and the typed index rows search reads, in
+// PostgreSQL (lib/pq, JSONB) or an embedded pure-Go SQLite database. It is
+// the only package that knows SQL drivers; it runs the SQL that `search`
+// compiles and the migrations in `migrations`. `interaction`, `bulk` and the
+// main program import it.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/immunis/immunis/fhir"
+	"github.com/immunis/immunis/search"
+)
+
+// Store is a FHIR resource store. Every write happens inside Write, in one
+// database transaction: a version row, the previous version moved to
+// history, and the new index rows commit together or not at all.
+type Store interface {
+	// Dialect is "postgres" or "sqlite"; search compiles SQL for it.
+	Dialect() search.Dialect
+	// Read returns the current version of type/id (Deleted set for a
+	// tombstone) or ErrNotFound when it never existed.
+	Read(ctx context.Context, typ, id string) (*fhir.Resource, error)
+	// VRead returns one version, or ErrNotFound.
+	VRead(ctx context.Context, typ, id string, version int64) (*fhir.Resource, error)
+	// History lists versions newest first.
+	History(ctx context.Context, q HistoryQuery) ([]*fhir.Resource, error)
+	// Query runs a compiled search statement and calls fn per row.
+	Query(ctx context.Context, st search.Statement, fn func(Row) error) error
+	// Count runs a compiled count statement.
+	Count(ctx context.Context, st search.Statement) (int64, error)
+	// Write runs fn in one database transaction, retrying it from the start
+	// when the database reports a serialization failure or deadlock.
+	Write(ctx context.Context, fn func(Tx) error) error
+	// Migrate applies pending migrations under a lock.
+	Migrate(ctx context.Context) error
+	Close() error
+}
+
+// Tx is a write transaction.
+type Tx interface {
+	// Lock serializes transactions on key until this one ends (PostgreSQL
+	// advisory transaction locks; SQLite has one writer anyway).
+	Lock(ctx context.Context, key string) error
+	// Current reads the current version inside the transaction, or nil when
+	// type/id never existed.
+	Current(ctx context.Context, typ, id string) (*fhir.Resource, error)
+	// Live reports whether type/id exists and is not deleted, and keeps it
+	// from being deleted until this transaction ends.
+	Live(ctx context.Context, typ, id string) (bool, error)
+	// Put writes a new current version.
+	Put(ctx context.Context, v *Version) error
+	// ReferencedBy returns one live resource (as Type/id) whose index says
+	// it references typ/id, or "" when none does.
+	ReferencedBy(ctx context.Context, typ, id string) (string, error)
+	// Query runs a compiled search statement inside the transaction.
+	Query(ctx context.Context, st search.Statement, fn func(Row) error) error
+}
+
+// Version is one write: the new version and, unless it is a create, the
+// version it replaces (as read under Lock).
+type Version struct {
+	New   *fhir.Resource
+	Prev  *fhir.Resource // nil for a create
+	Index *search.Index  // nil for a delete
+}
+
+// Row is one search result row.
+type Row struct {
+	RID      int64
+	Resource *fhir.Resource
+	// Sort holds the values of the statement's extra columns (sort keys),
+	// as the driver returned them.
+	Sort []any
+}
+
+// HistoryQuery selects versions for instance, type or system history,
+// newest first.
+type HistoryQuery struct {
+	Type, ID string    // empty for wider levels
+	Since    time.Time // versions at or after; zero for all
+	// AtFrom/AtTo (_at): only versions that were current at some point in
+	// [AtFrom, AtTo]; zero AtTo for no restriction.
+	AtFrom, AtTo time.Time
+	After    *HistoryKey
+	Limit    int
+}
+
+// HistoryKey is the position of one version in history order (newest
+// first); paging resumes strictly after it.
+type HistoryKey struct {
+	LastUpdated int64 // microseconds
+	RID         int64
+	Version     int64
+}
+
+// ErrNotFound is returned by reads of something that never existed.
+var ErrNotFound = errors.New("not found")
