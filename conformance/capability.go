@@ -24,12 +24,12 @@ type Operation struct {
 
 // Capabilities describes what the server supports.
 type Capabilities struct {
-	Registry    *search.Registry
-	BaseURL     string
-	Version     string // software version
-	Released    time.Time
-	Operations  []Operation
-	Security    fhir.Object // rest.security, from auth (nil when none)
+	Registry   *search.Registry
+	BaseURL    string
+	Version    string // software version
+	Released   time.Time
+	Operations []Operation
+	Security   fhir.Object // rest.security, from auth (nil when none)
 	// Includes is set once _include/_revinclude are served.
 	Includes bool
 }

@@ -85,8 +85,8 @@ type HistoryQuery struct {
 	// AtFrom/AtTo (_at): only versions that were current at some point in
 	// [AtFrom, AtTo]; zero AtTo for no restriction.
 	AtFrom, AtTo time.Time
-	After    *HistoryKey
-	Limit    int
+	After        *HistoryKey
+	Limit        int
 }
 
 // HistoryKey is the position of one version in history order (newest
