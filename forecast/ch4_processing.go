@@ -7,8 +7,9 @@ package forecast
 // vaccine groups (4.6, chapter 9).
 
 import (
+	"cmp"
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 )
 
@@ -22,8 +23,12 @@ type patient struct {
 	country string
 	obs     []Observation // codes normalised
 	doses   []patientDose // administered doses, sorted by date (4.2)
-	tr      *tracer
-	notices []string
+	// byAntigen holds the antigen administered records of each antigen
+	// (4.2 step 2), in date order.
+	byAntigen [][]*patientDose
+	sc        *scratch
+	tr        *tracer
+	notices   []string
 }
 
 // patientDose is a vaccine dose administered as the engine sees it.
@@ -36,6 +41,7 @@ type patientDose struct {
 	volume      float64
 	subStandard bool // Table 6-3: dose condition or expired lot
 	pos         int  // index in patient.doses
+	conflicts   []conflictCandidate
 }
 
 // Forecast evaluates the patient's immunization history and forecasts
@@ -47,21 +53,31 @@ func (e *Engine) Forecast(in Input) (Result, error) {
 	if err := in.validate(); err != nil {
 		return Result{}, fmt.Errorf("forecast: %w", err)
 	}
+	sc := e.pool.Get().(*scratch)
+	defer e.pool.Put(sc)
+	sc.reset(len(e.s.durations))
 	p := &patient{e: e, dob: in.BirthDate, asOf: in.AssessmentDate, gender: in.Gender,
-		country: strings.TrimSpace(in.BirthCountry)}
+		country: strings.TrimSpace(in.BirthCountry), sc: sc}
 	if in.Trace {
 		p.tr = &tracer{}
 	}
 	if p.country == "" {
 		p.country = "U.S."
 	}
-	p.obs = make([]Observation, 0, len(in.Observations))
-	for _, o := range in.Observations {
-		p.obs = append(p.obs, Observation{Code: normObsCode(o.Code), Date: o.Date})
+	if len(in.Observations) > 0 {
+		p.obs = make([]Observation, 0, len(in.Observations))
+		for _, o := range in.Observations {
+			p.obs = append(p.obs, Observation{Code: normObsCode(o.Code), Date: o.Date})
+		}
 	}
 	p.organizeHistory(in.Doses)
 
-	outcomes := make([]antigenOutcome, len(e.s.antigens))
+	var buf [40]antigenOutcome
+	outcomes := buf[:0]
+	if len(e.s.antigens) > len(buf) {
+		outcomes = make([]antigenOutcome, 0, len(e.s.antigens))
+	}
+	outcomes = outcomes[:len(e.s.antigens)]
 	for ai := range e.s.antigens {
 		outcomes[ai] = p.processAntigen(ai)
 	}
@@ -79,7 +95,8 @@ func (e *Engine) Forecast(in Input) (Result, error) {
 // assessment date has not been administered yet) and sort them by date.
 // Splitting into antigens happens per antigen in antigenDoses.
 func (p *patient) organizeHistory(in []Dose) {
-	p.doses = make([]patientDose, 0, len(in))
+	p.doses = p.sc.doses[:0]
+	defer func() { p.sc.doses = p.doses }()
 	for i := range in {
 		d := &in[i]
 		if d.Condition == NotAdministered {
@@ -103,33 +120,69 @@ func (p *patient) organizeHistory(in []Dose) {
 			mvx: strings.ToUpper(strings.TrimSpace(d.MVX)), trade: strings.TrimSpace(d.TradeName),
 			volume: d.Volume, subStandard: sub})
 	}
-	sort.SliceStable(p.doses, func(a, b int) bool { return p.doses[a].date < p.doses[b].date })
+	slices.SortStableFunc(p.doses, func(a, b patientDose) int { return cmp.Compare(a.date, b.date) })
 	for i := range p.doses {
 		p.doses[i].pos = i
 	}
+	p.splitIntoAntigens()
+	p.findConflictCandidates()
 }
 
-// antigenDoses returns the antigen administered records of one antigen
-// (section 4.2 step 2): the doses whose CVX maps to the antigen, with the
-// association begin and end ages honoured (e.g. a Zoster vaccine given
-// below 50 years counts for Varicella), in date order.
-func (p *patient) antigenDoses(ai int) []*patientDose {
-	var out []*patientDose
-	for i := range p.doses {
-		d := &p.doses[i]
-		for _, as := range p.e.s.cvx[d.cvx].associations {
-			if as.antigen != ai {
-				continue
+// splitIntoAntigens is section 4.2 step 2: an antigen administered record
+// for each antigen of each dose, honouring the association begin and end
+// ages of the CVX map (a Zoster vaccine given below 50 years counts for
+// Varicella).
+func (p *patient) splitIntoAntigens() {
+	n := len(p.e.s.antigens)
+	counts := p.sc.ints.take(n)
+	p.byAntigen = make([][]*patientDose, n)
+	for pass := 0; pass < 2; pass++ {
+		for i := range p.doses {
+			d := &p.doses[i]
+			prev := -1
+			for _, as := range p.e.s.cvx[d.cvx].associations {
+				if as.antigen == prev {
+					continue
+				}
+				begin := p.ageDate(as.beginAge, MinDate)
+				end := p.ageDate(as.endAge, MaxDate)
+				if begin <= d.date && d.date < end {
+					prev = as.antigen
+					if pass == 0 {
+						counts[as.antigen]++
+					} else {
+						p.byAntigen[as.antigen] = append(p.byAntigen[as.antigen], d)
+					}
+				}
 			}
-			begin := p.dob.AddOr(as.beginAge, MinDate)
-			end := p.dob.AddOr(as.endAge, MaxDate)
-			if begin <= d.date && d.date < end {
-				out = append(out, d)
-				break
+		}
+		if pass == 0 {
+			for ai := range counts {
+				if counts[ai] > 0 {
+					p.byAntigen[ai] = p.sc.ptrs.room(counts[ai])
+				}
 			}
 		}
 	}
-	return out
+}
+
+// ageDate is the patient's date of birth plus an age from the supporting
+// data (CALCDTAGE-*, CALCDTIND-*, CALCDTSKIP-3/4, …), def when the age is
+// not specified. Ages are interned at compile time, so each is computed
+// once per patient.
+func (p *patient) ageDate(d Duration, def Date) Date {
+	if !d.set {
+		return def
+	}
+	if d.id == 0 {
+		return p.dob.Add(d)
+	}
+	if v := p.sc.dobAdd[d.id]; v != 0 {
+		return v
+	}
+	v := p.dob.Add(d)
+	p.sc.dobAdd[d.id] = v
+	return v
 }
 
 // antigenOutcome is everything later chapters need about one antigen.
@@ -143,7 +196,7 @@ type antigenOutcome struct {
 // processAntigen runs sections 4.3–4.5 for one antigen.
 func (p *patient) processAntigen(ai int) antigenOutcome {
 	a := p.e.s.antigens[ai]
-	out := antigenOutcome{antigen: ai, doses: p.antigenDoses(ai)}
+	out := antigenOutcome{antigen: ai, doses: p.byAntigen[ai]}
 	relevant := p.relevantSeries(a) // chapter 5
 	if p.tr != nil {
 		p.tr.printf("%s: %d doses, %d relevant patient series", a.name, len(out.doses), len(relevant))
@@ -152,10 +205,12 @@ func (p *patient) processAntigen(ai int) antigenOutcome {
 		immune:          p.evidenceOfImmunity(a), // 7.2
 		contraindicated: p.antigenContraindicated(a),
 	}
+	ac.complete = ac.completeBuf[:0]
 	// Series groups are processed in ascending order so that a
 	// "Completed Series" conditional skip (Table 6-7) can see the status of
 	// the series groups it names.
-	sort.SliceStable(relevant, func(i, j int) bool { return relevant[i].group < relevant[j].group })
+	slices.SortStableFunc(relevant, func(a, b *series) int { return cmp.Compare(a.group, b.group) })
+	out.runs = p.sc.runPtrs.room(len(relevant))
 	for _, sr := range relevant {
 		run := p.evaluateSeries(sr, out.doses, &ac) // 4.4, chapter 6
 		p.forecastSeries(run, out.doses, &ac)       // chapter 7

@@ -7,7 +7,7 @@ import "fmt"
 
 // relevantSeries applies Table 5-5 to every antigen series of the antigen.
 func (p *patient) relevantSeries(a *antigen) []*series {
-	out := make([]*series, 0, len(a.series))
+	out := p.sc.series.room(len(a.series))
 	for _, sr := range a.series {
 		if !p.genderMatches(sr) {
 			continue
@@ -49,8 +49,8 @@ func (p *patient) anyIndicationApplies(sr *series) bool {
 		if !p.hasObservation(in.code) {
 			continue
 		}
-		begin := p.dob.AddOr(in.beginAge, MinDate) // CALCDTIND-1
-		end := p.dob.AddOr(in.endAge, MaxDate)     // CALCDTIND-2
+		begin := p.ageDate(in.beginAge, MinDate) // CALCDTIND-1
+		end := p.ageDate(in.endAge, MaxDate)     // CALCDTIND-2
 		if begin <= p.asOf && p.asOf < end {
 			if p.tr != nil {
 				p.tr.printf("  series %q is relevant: indication %s (%s)", sr.name, in.code, in.text)

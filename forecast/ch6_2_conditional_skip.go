@@ -56,8 +56,8 @@ func (p *patient) setMet(run *seriesRun, set *skipSet, ref Date, cur int, doses 
 func (p *patient) conditionMet(run *seriesRun, c *skipCondition, ref Date, cur int, doses []*patientDose, ac *antigenContext) bool {
 	switch c.typ {
 	case condAge: // Table 6-6
-		begin := p.dob.AddOr(c.beginAge, MinDate) // CALCDTSKIP-3
-		end := p.dob.AddOr(c.endAge, MaxDate)     // CALCDTSKIP-4
+		begin := p.ageDate(c.beginAge, MinDate) // CALCDTSKIP-3
+		end := p.ageDate(c.endAge, MaxDate)     // CALCDTSKIP-4
 		return begin <= ref && ref < end
 	case condCompletedSeries: // Table 6-7
 		// The named series group has a complete series — complete as of the
@@ -98,8 +98,8 @@ func (p *patient) conditionMet(run *seriesRun, c *skipCondition, ref Date, cur i
 func (p *patient) conditionalDoseCount(run *seriesRun, c *skipCondition, cur int, doses []*patientDose) int {
 	begin, end := MinDate, MaxDate
 	if c.typ != condCountByDate {
-		begin = p.dob.AddOr(c.beginAge, MinDate) // CALCDTSKIP-3
-		end = p.dob.AddOr(c.endAge, MaxDate)     // CALCDTSKIP-4
+		begin = p.ageDate(c.beginAge, MinDate) // CALCDTSKIP-3
+		end = p.ageDate(c.endAge, MaxDate)     // CALCDTSKIP-4
 	}
 	start, stop := MinDate, MaxDate
 	if c.typ != condCountByAge {
@@ -117,7 +117,7 @@ func (p *patient) conditionalDoseCount(run *seriesRun, c *skipCondition, cur int
 	n := 0
 	for j := 0; j < limit; j++ {
 		d := &p.doses[j]
-		if len(c.vaccineTypes) > 0 && !hasCVX(c.vaccineTypes, d.cvx) {
+		if !c.vaccineTypes.empty() && !c.vaccineTypes.has(d.cvx) {
 			continue
 		}
 		if d.date < begin || d.date >= end || d.date < start || d.date >= stop {

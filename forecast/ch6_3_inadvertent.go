@@ -4,5 +4,5 @@ package forecast
 // vaccine type of the vaccine dose administered one of the vaccine types
 // of an inadvertent vaccine for the target dose?"
 func isInadvertent(sd *seriesDose, c cvxCode) bool {
-	return hasCVX(sd.inadvertent, c)
+	return sd.inadvertent.has(c)
 }

@@ -24,19 +24,19 @@ func relevantAge(sd *seriesDose, on Date) *ageRule {
 }
 
 // evaluateAge is Table 6-15.
-func evaluateAge(dob, given Date, r *ageRule) ageOutcome {
+func (p *patient) evaluateAge(given Date, r *ageRule) ageOutcome {
 	if r == nil {
 		return ageValid
 	}
-	absMin := dob.AddOr(r.absMinAge, MinDate) // CALCDTAGE-5
+	absMin := p.ageDate(r.absMinAge, MinDate) // CALCDTAGE-5
 	if given < absMin {
 		return ageTooYoung
 	}
-	maxDate := dob.AddOr(r.maxAge, MaxDate) // CALCDTAGE-1
+	maxDate := p.ageDate(r.maxAge, MaxDate) // CALCDTAGE-1
 	if given >= maxDate {
 		return ageTooOld
 	}
-	if given < dob.AddOr(r.minAge, MinDate) { // CALCDTAGE-4
+	if given < p.ageDate(r.minAge, MinDate) { // CALCDTAGE-4
 		return ageGrace
 	}
 	return ageValid

@@ -24,7 +24,7 @@ func (p *patient) referenceDate(run *seriesRun, iv *intervalRule, cur int, doses
 		if n < len(run.targets) && run.targets[n].status == tdSatisfied {
 			return doses[run.targets[n].dose].date, true
 		}
-	case len(iv.fromMostRecent) > 0:
+	case !iv.fromMostRecent.empty():
 		// CALCDTINT-8: the most recent dose of one of the listed vaccine
 		// types, anywhere in the history.
 		limit := len(p.doses)
@@ -32,7 +32,7 @@ func (p *patient) referenceDate(run *seriesRun, iv *intervalRule, cur int, doses
 			limit = doses[cur].pos
 		}
 		for j := limit - 1; j >= 0; j-- {
-			if hasCVX(iv.fromMostRecent, p.doses[j].cvx) {
+			if iv.fromMostRecent.has(p.doses[j].cvx) {
 				return p.doses[j].date, true
 			}
 		}

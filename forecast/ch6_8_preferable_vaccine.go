@@ -7,14 +7,14 @@ import "strings"
 // evaluatePreferableVaccine is Table 6-26. The volume never invalidates a
 // dose; a low volume only adds the reason "Volume administered is less
 // than recommended volume".
-func evaluatePreferableVaccine(dob Date, sd *seriesDose, d *patientDose) (preferable, lowVolume bool) {
+func (p *patient) evaluatePreferableVaccine(sd *seriesDose, d *patientDose) (preferable, lowVolume bool) {
 	for k := range sd.preferable {
 		pv := &sd.preferable[k]
 		if pv.cvx != d.cvx {
 			continue
 		}
-		begin := dob.AddOr(pv.beginAge, MinDate) // CALCDTPREF-1
-		end := dob.AddOr(pv.endAge, MaxDate)     // CALCDTPREF-2
+		begin := p.ageDate(pv.beginAge, MinDate) // CALCDTPREF-1
+		end := p.ageDate(pv.endAge, MaxDate)     // CALCDTPREF-2
 		if d.date < begin || d.date >= end {
 			continue
 		}

@@ -40,6 +40,8 @@ const (
 	rsLowVolume
 	rsSubStandard
 	rsSeriesComplete
+
+	reasonSetSize = 1 << iota // number of distinct reason sets
 )
 
 // reasonOrder is the order reasons are reported in (the process order of
@@ -154,6 +156,7 @@ type antigenContext struct {
 	immune          bool
 	contraindicated bool
 	complete        []completion // series of status Complete, in earlier series groups
+	completeBuf     [8]completion
 }
 
 // completion records that a series of a series group is complete, and since
@@ -166,12 +169,13 @@ type completion struct {
 // evaluateSeries is Figure 4-6: walk the antigen doses and the target doses
 // together until either runs out.
 func (p *patient) evaluateSeries(sr *series, doses []*patientDose, ac *antigenContext) *seriesRun {
-	run := &seriesRun{
-		s:       sr,
-		doses:   doses,
-		targets: make([]targetDose, 1, len(sr.doses)+1),
-		evals:   make([]doseEval, len(doses)),
-	}
+	run := p.sc.runs.one()
+	run.s = sr
+	run.doses = doses
+	// Every dose satisfies or skips at most one target dose per step, so
+	// this capacity is only exceeded by long runs of skipped targets.
+	run.targets = p.sc.targets.take(len(sr.doses) + len(doses) + 1)[:1]
+	run.evals = p.sc.evals.take(len(doses))
 	run.targets[0] = targetDose{sd: 0, dose: -1}
 	for i := range run.evals {
 		run.evals[i].target = -1
@@ -230,7 +234,7 @@ func (p *patient) evaluateDose(run *seriesRun, sd *seriesDose, i int, doses []*p
 
 	var reasons reasonSet
 	// 6.4 Evaluate age (Table 6-15).
-	age := evaluateAge(p.dob, d.date, relevantAge(sd, d.date))
+	age := p.evaluateAge(d.date, relevantAge(sd, d.date))
 	switch age {
 	case ageTooYoung:
 		reasons |= rsTooYoung
@@ -260,13 +264,13 @@ func (p *patient) evaluateDose(run *seriesRun, sd *seriesDose, i int, doses []*p
 	}
 
 	// 6.8 and 6.9 Evaluate for preferable, then allowable, vaccine.
-	pref, lowVolume := evaluatePreferableVaccine(p.dob, sd, d)
+	pref, lowVolume := p.evaluatePreferableVaccine(sd, d)
 	vaccineOK := pref
 	if lowVolume {
 		reasons |= rsLowVolume
 	}
 	if !pref {
-		if evaluateAllowableVaccine(p.dob, sd, d) {
+		if p.evaluateAllowableVaccine(sd, d) {
 			vaccineOK = true
 			reasons |= rsAllowableNotPreferable
 		} else {

@@ -11,8 +11,8 @@ func (p *patient) antigenContraindicated(a *antigen) bool {
 		if !p.hasObservation(c.code) {
 			continue
 		}
-		begin := p.dob.AddOr(c.beginAge, MinDate) // CALCDTCI-1
-		end := p.dob.AddOr(c.endAge, MaxDate)     // CALCDTCI-2
+		begin := p.ageDate(c.beginAge, MinDate) // CALCDTCI-1
+		end := p.ageDate(c.endAge, MaxDate)     // CALCDTCI-2
 		if begin <= p.asOf && p.asOf < end {
 			if p.tr != nil {
 				p.tr.printf("%s: contraindicated by observation %s (%s)", a.name, c.code, c.title)
@@ -35,8 +35,8 @@ func (p *patient) vaccineContraindicated(ai int, c cvxCode) bool {
 			if v.cvx != c {
 				continue
 			}
-			begin := p.dob.AddOr(v.beginAge, MinDate)
-			end := p.dob.AddOr(v.endAge, MaxDate)
+			begin := p.ageDate(v.beginAge, MinDate)
+			end := p.ageDate(v.endAge, MaxDate)
 			if begin <= p.asOf && p.asOf < end {
 				return true
 			}

@@ -28,8 +28,6 @@ type seriesForecast struct {
 	unadjRecommended, unadjPastDue         Date
 	vaccines                               []int // indexes in the target's preferable vaccines
 	priority                               bool  // FORECASTPRIORITY-1
-	finish                                 Date  // SELECTB-12
-	completable                            bool  // SELECTB-3
 }
 
 // forecastSeries runs chapter 7 for one evaluated series.
@@ -95,7 +93,7 @@ func (p *patient) forecastNeedAndDates(run *seriesRun, doses []*patientDose, ac 
 	age := relevantAge(sd, p.asOf)
 	maxAgeDate := MaxDate
 	if age != nil {
-		maxAgeDate = p.dob.AddOr(age.maxAge, MaxDate) // CALCDTAGE-1
+		maxAgeDate = p.ageDate(age.maxAge, MaxDate) // CALCDTAGE-1
 	}
 	if p.asOf >= maxAgeDate {
 		fc.status, fc.reason = AgedOut, reasonExceededMaxAge
@@ -128,7 +126,7 @@ func (p *patient) forecastNeedAndDates(run *seriesRun, doses []*patientDose, ac 
 func (p *patient) candidateEarliest(run *seriesRun, sd *seriesDose, age *ageRule, doses []*patientDose) Date {
 	var ce Date
 	if age != nil && age.minAge.set {
-		ce = maxDate(ce, p.dob.Add(age.minAge)) // CALCDTAGE-4
+		ce = maxDate(ce, p.ageDate(age.minAge, 0)) // CALCDTAGE-4
 	}
 	for k := range sd.intervals {
 		iv := &sd.intervals[k]
@@ -175,7 +173,7 @@ func (p *patient) forecastConflictEnd(run *seriesRun, sd *seriesDose, doses []*p
 }
 
 // forecastDates applies FORECASTDT-1 … -6, FORECASTRECVAC-1, FORECASTDN-1,
-// FORECASTPRIORITY-1 and the finish date of SELECTB-12.
+// and FORECASTPRIORITY-1.
 func (p *patient) forecastDates(run *seriesRun, sd *seriesDose, age *ageRule, doses []*patientDose, fc *seriesForecast) {
 	var earliestRecInt, latestRecInt Date
 	nIntervals, nPriority := 0, 0
@@ -204,7 +202,7 @@ func (p *patient) forecastDates(run *seriesRun, sd *seriesDose, age *ageRule, do
 	// FORECASTDT-2: unadjusted recommended date.
 	switch {
 	case age != nil && age.earliestRecAge.set:
-		fc.unadjRecommended = p.dob.Add(age.earliestRecAge) // CALCDTAGE-3
+		fc.unadjRecommended = p.ageDate(age.earliestRecAge, 0) // CALCDTAGE-3
 	case earliestRecInt != 0:
 		fc.unadjRecommended = earliestRecInt
 	default:
@@ -213,13 +211,13 @@ func (p *patient) forecastDates(run *seriesRun, sd *seriesDose, age *ageRule, do
 	// FORECASTDT-3: unadjusted past due date.
 	switch {
 	case age != nil && age.latestRecAge.set:
-		fc.unadjPastDue = p.dob.Add(age.latestRecAge).AddDays(-1) // CALCDTAGE-2
+		fc.unadjPastDue = p.ageDate(age.latestRecAge, 0).AddDays(-1) // CALCDTAGE-2
 	case latestRecInt != 0:
 		fc.unadjPastDue = latestRecInt.AddDays(-1)
 	}
 	// FORECASTDT-4: latest date.
 	if age != nil && age.maxAge.set {
-		fc.latest = p.dob.Add(age.maxAge).AddDays(-1)
+		fc.latest = p.ageDate(age.maxAge, 0).AddDays(-1)
 	}
 	// FORECASTDT-5 and -6: adjusted dates.
 	fc.recommended = maxDate(fc.earliest, fc.unadjRecommended)
@@ -228,13 +226,14 @@ func (p *patient) forecastDates(run *seriesRun, sd *seriesDose, age *ageRule, do
 	}
 
 	// FORECASTRECVAC-1: recommended vaccines.
+	fc.vaccines = p.sc.ints.room(len(sd.preferable))
 	for k := range sd.preferable {
 		pv := &sd.preferable[k]
 		if !pv.forecast || p.vaccineContraindicated(run.s.antigen, pv.cvx) {
 			continue
 		}
-		begin := p.dob.AddOr(pv.beginAge, MinDate)
-		end := p.dob.AddOr(pv.endAge, MaxDate)
+		begin := p.ageDate(pv.beginAge, MinDate)
+		end := p.ageDate(pv.endAge, MaxDate)
 		if (begin <= fc.earliest && fc.earliest < end) || (begin <= fc.recommended && fc.recommended < end) {
 			fc.vaccines = append(fc.vaccines, k)
 		}
@@ -255,28 +254,6 @@ func (p *patient) forecastDates(run *seriesRun, sd *seriesDose, age *ageRule, do
 	}
 	fc.doseNumber = n + 1
 
-	// SELECTB-12 and SELECTB-3: forecast finish date and completability.
-	finish := fc.earliest
-	last := &run.s.doses[len(run.s.doses)-1]
-	for k := run.targets[fc.target].sd + 1; k < len(run.s.doses); k++ {
-		next := finish
-		d := &run.s.doses[k]
-		if a := relevantAge(d, p.asOf); a != nil && a.minAge.set {
-			next = maxDate(next, p.dob.Add(a.minAge))
-		}
-		for m := range d.intervals {
-			if d.intervals[m].fromPrevious && d.intervals[m].minInt.set {
-				next = maxDate(next, finish.Add(d.intervals[m].minInt))
-			}
-		}
-		finish = next
-	}
-	fc.finish = finish
-	lastMax := MaxDate
-	if a := relevantAge(last, p.asOf); a != nil {
-		lastMax = p.dob.AddOr(a.maxAge, MaxDate)
-	}
-	fc.completable = finish < lastMax
 }
 
 func maxDate(a, b Date) Date {

@@ -7,15 +7,15 @@ package forecast
 
 // selectBestSeries returns the best patient series of an antigen.
 func (p *patient) selectBestSeries(runs []*seriesRun) []*seriesRun {
-	var groups []int
+	groups := p.sc.ints.room(len(runs))
 	for _, r := range runs {
 		if !containsInt(groups, r.s.group) {
 			groups = append(groups, r.s.group)
 		}
 	}
-	prioritized := make([]*seriesRun, 0, len(groups))
+	prioritized := p.sc.runPtrs.room(len(groups))
 	for _, g := range groups {
-		var in []*seriesRun
+		in := p.sc.runPtrs.room(len(runs))
 		for _, r := range runs {
 			if r.s.group == g {
 				in = append(in, r)
@@ -25,7 +25,7 @@ func (p *patient) selectBestSeries(runs []*seriesRun) []*seriesRun {
 			prioritized = append(prioritized, pr)
 		}
 	}
-	return determineBest(prioritized) // 8.8
+	return determineBest(prioritized, p.sc.runPtrs.room(len(prioritized))) // 8.8
 }
 
 // prioritizedSeries runs 8.1 to 8.7 for the relevant series of one series
@@ -41,7 +41,8 @@ func (p *patient) prioritizedSeries(group []*seriesRun) *seriesRun {
 			break
 		}
 	}
-	var complete, inProcess []*seriesRun
+	complete := p.sc.runPtrs.room(len(scorable))
+	inProcess := p.sc.runPtrs.room(len(scorable))
 	for _, r := range scorable {
 		switch {
 		case r.fc.status == Complete: // SELECTB-6
@@ -72,13 +73,13 @@ func (p *patient) prioritizedSeries(group []*seriesRun) *seriesRun {
 	switch {
 	case len(complete) >= 2:
 		scored = complete
-		scores = scoreComplete(complete)
+		scores = p.scoreComplete(complete)
 	case len(inProcess) >= 2:
 		scored = inProcess
-		scores = scoreInProcess(inProcess)
+		scores = p.scoreInProcess(inProcess)
 	default:
 		scored = scorable
-		scores = scoreNoValidDoses(scorable)
+		scores = p.scoreNoValidDoses(scorable)
 	}
 	// 8.7, SELECTBEST-1 and -2: highest score, ties broken by series
 	// preference (then data order).
@@ -113,7 +114,7 @@ func preference(r *seriesRun) int {
 // start does not exclude a default series: CDC forecasts an unvaccinated
 // 27-year-old from the default HPV 2-dose series.)
 func (p *patient) startable(r *seriesRun) bool {
-	return p.dob.AddOr(r.s.minAgeToStart, MinDate) <= p.asOf
+	return p.ageDate(r.s.minAgeToStart, MinDate) <= p.asOf
 }
 
 // riskStartable: a risk series the patient has started (a valid dose) or
@@ -125,7 +126,7 @@ func (p *patient) riskStartable(r *seriesRun) bool {
 	if r.satisfiedCount() > 0 {
 		return true
 	}
-	return p.startable(r) && p.asOf < p.dob.AddOr(r.s.maxAgeToStart, MaxDate)
+	return p.startable(r) && p.asOf < p.ageDate(r.s.maxAgeToStart, MaxDate)
 }
 
 // scorableSeries is section 8.1: SELECTB-24 (candidate scorable series) and
@@ -149,7 +150,7 @@ func (p *patient) scorableSeries(group []*seriesRun) []*seriesRun {
 			startableDefault = true
 		}
 	}
-	var out []*seriesRun
+	out := p.sc.runPtrs.room(len(group))
 	for _, r := range group {
 		if r.fc.status == Contraindicated && !allContra { // SELECTB-24
 			continue
@@ -160,7 +161,7 @@ func (p *patient) scorableSeries(group []*seriesRun) []*seriesRun {
 			ok = r.s.priority == topPriority && p.riskStartable(r)
 		case seriesStandard:
 			if first := firstValidDate(r); first != 0 {
-				ok = first < p.dob.AddOr(r.s.maxAgeToStart, MaxDate)
+				ok = first < p.ageDate(r.s.maxAgeToStart, MaxDate)
 			} else {
 				ok = noValid && !startableDefault && p.startable(r)
 			}
@@ -184,10 +185,39 @@ func firstValidDate(r *seriesRun) Date {
 	return 0
 }
 
+// finish is SELECTB-12 and SELECTB-3: the forecast finish date — the
+// earliest date of the forecast plus, dose after dose, the minimum
+// intervals (and minimum ages) of the remaining target doses — and whether
+// it comes before the maximum age date of the last target dose.
+func (p *patient) finish(r *seriesRun) (finish Date, completable bool) {
+	if r.fc.status != NotComplete {
+		return 0, false
+	}
+	finish = r.fc.earliest
+	for k := r.targets[r.fc.target].sd + 1; k < len(r.s.doses); k++ {
+		next := finish
+		d := &r.s.doses[k]
+		if a := relevantAge(d, p.asOf); a != nil && a.minAge.set {
+			next = maxDate(next, p.ageDate(a.minAge, 0))
+		}
+		for m := range d.intervals {
+			if d.intervals[m].fromPrevious && d.intervals[m].minInt.set {
+				next = maxDate(next, finish.Add(d.intervals[m].minInt))
+			}
+		}
+		finish = next
+	}
+	lastMax := MaxDate
+	if a := relevantAge(&r.s.doses[len(r.s.doses)-1], p.asOf); a != nil {
+		lastMax = p.ageDate(a.maxAge, MaxDate)
+	}
+	return finish, finish < lastMax
+}
+
 // scoreComplete is Table 8-7 (SELECTB-19: the most valid doses).
-func scoreComplete(rs []*seriesRun) []int {
-	scores := make([]int, len(rs))
-	valid := make([]int, len(rs))
+func (p *patient) scoreComplete(rs []*seriesRun) []int {
+	scores := p.sc.ints.take(len(rs))
+	valid := p.sc.ints.take(len(rs))
 	for i, r := range rs {
 		valid[i] = r.satisfiedCount()
 	}
@@ -198,18 +228,19 @@ func scoreComplete(rs []*seriesRun) []int {
 }
 
 // scoreInProcess is Table 8-9 with SELECTB-2, -3, -5, -11, -12 and -23.
-func scoreInProcess(rs []*seriesRun) []int {
-	scores := make([]int, len(rs))
-	valid := make([]int, len(rs))
-	remaining := make([]int, len(rs))
-	finish := make([]int, len(rs))
+func (p *patient) scoreInProcess(rs []*seriesRun) []int {
+	scores := p.sc.ints.take(len(rs))
+	valid := p.sc.ints.take(len(rs))
+	remaining := p.sc.ints.take(len(rs))
+	finish := p.sc.ints.take(len(rs))
+	completable := p.sc.ints.take(len(rs))
 	for i, r := range rs {
 		valid[i] = r.satisfiedCount()
 		remaining[i] = len(r.s.doses) - r.targets[r.cur].sd
-		if r.fc.completable {
-			finish[i] = int(r.fc.finish)
-		} else {
-			finish[i] = int(MaxDate) + 1
+		f, ok := p.finish(r)
+		finish[i] = int(MaxDate) + 1
+		if ok {
+			finish[i], completable[i] = int(f), 1
 		}
 	}
 	for i, r := range rs {
@@ -220,14 +251,14 @@ func scoreInProcess(rs []*seriesRun) []int {
 			scores[i] -= 2
 		}
 		// Completable: +3 / -3.
-		if r.fc.completable {
+		if completable[i] == 1 {
 			scores[i] += 3
 		} else {
 			scores[i] -= 3
 		}
 		scores[i] += triScore(valid, i, true, 2)      // most valid doses
 		scores[i] += triScore(remaining, i, false, 2) // closest to completion
-		if r.fc.completable {                         // can finish earliest
+		if completable[i] == 1 {                      // can finish earliest
 			scores[i] += triScore(finish, i, false, 1)
 		} else {
 			scores[i]--
@@ -237,9 +268,9 @@ func scoreInProcess(rs []*seriesRun) []int {
 }
 
 // scoreNoValidDoses is Table 8-11 (SELECTB-14: start earliest).
-func scoreNoValidDoses(rs []*seriesRun) []int {
-	scores := make([]int, len(rs))
-	start := make([]int, len(rs))
+func (p *patient) scoreNoValidDoses(rs []*seriesRun) []int {
+	scores := p.sc.ints.take(len(rs))
+	start := p.sc.ints.take(len(rs))
 	for i, r := range rs {
 		start[i] = int(MaxDate) + 1
 		if r.fc.earliest != 0 {
@@ -248,7 +279,7 @@ func scoreNoValidDoses(rs []*seriesRun) []int {
 	}
 	for i, r := range rs {
 		scores[i] += triScore(start, i, false, 1)
-		if r.fc.completable {
+		if _, ok := p.finish(r); ok {
 			scores[i]++
 		} else {
 			scores[i]--
@@ -298,8 +329,7 @@ func allValid(r *seriesRun) bool {
 
 // determineBest is section 8.8, Table 8-14, over the prioritized series of
 // every series group.
-func determineBest(prioritized []*seriesRun) []*seriesRun {
-	var best []*seriesRun
+func determineBest(prioritized, best []*seriesRun) []*seriesRun {
 	for _, r := range prioritized {
 		if r.fc.status == Complete {
 			best = append(best, r)

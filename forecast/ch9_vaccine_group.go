@@ -11,8 +11,6 @@ package forecast
 // else a standard forecast that owes one, else the risk forecast — and
 // Result.Additional the other.
 
-import "sort"
-
 // member is one antigen's best series inside a vaccine group forecast.
 type member struct {
 	antigen int
@@ -25,10 +23,12 @@ const reasonNoRelevantSeries = "No relevant patient series: no indication for th
 // vaccineGroupForecasts builds the Result from the per-antigen outcomes.
 func (p *patient) vaccineGroupForecasts(outcomes []antigenOutcome, in []Dose) Result {
 	res := Result{Groups: make([]GroupForecast, 0, len(p.e.s.groups))}
-	chosen := make([]*seriesRun, len(outcomes)) // the run whose evaluations are reported
-	others := make([]*seriesRun, len(outcomes)) // the other best series' run, if any
+	chosen := p.sc.runPtrs.take(len(outcomes)) // the run whose evaluations are reported
+	others := p.sc.runPtrs.take(len(outcomes)) // the other best series' run, if any
+	series := make([]AntigenForecast, 0, 2*len(outcomes))
+	var stdBuf, riskBuf [4]member
 	for gi, g := range p.e.s.groups {
-		var std, risk []member
+		std, risk := stdBuf[:0], riskBuf[:0]
 		for _, ai := range g.antigens {
 			if r := pickBest(outcomes[ai].best, false); r != nil {
 				std = append(std, member{ai, r, outcomes[ai].best})
@@ -42,9 +42,12 @@ func (p *patient) vaccineGroupForecasts(outcomes []antigenOutcome, in []Dose) Re
 			res.Groups = append(res.Groups, p.noSeriesForecast(gi))
 			continue
 		}
-		res.Groups = append(res.Groups, p.blend(gi, primary))
+		var gf GroupForecast
+		gf, series = p.blend(gi, primary, series)
+		res.Groups = append(res.Groups, gf)
 		if len(other) > 0 {
-			res.Additional = append(res.Additional, p.blend(gi, other))
+			gf, series = p.blend(gi, other, series)
+			res.Additional = append(res.Additional, gf)
 		}
 		for _, m := range primary {
 			chosen[m.antigen] = m.run
@@ -130,12 +133,11 @@ func needsDose(ms []member) bool {
 // blend makes one vaccine group forecast from patient series forecasts of
 // the same series type (FORECASTVG-1 … -9, FORECASTDN-2, SINGLEANTVG-1,
 // -2, Table 9-4, MULTIANTVG-1).
-func (p *patient) blend(gi int, ms []member) GroupForecast {
+//
+// The per-antigen forecasts are carved out of buf, which is returned grown.
+func (p *patient) blend(gi int, ms []member, buf []AntigenForecast) (GroupForecast, []AntigenForecast) {
 	g := p.e.s.groups[gi]
-	gf := GroupForecast{VaccineGroup: g.name}
-	for _, ai := range g.antigens {
-		gf.Antigens = append(gf.Antigens, p.e.s.antigens[ai].name)
-	}
+	gf := GroupForecast{VaccineGroup: g.name, Antigens: g.antigenNames[:len(g.antigenNames):len(g.antigenNames)]}
 	first := ms[0].run
 	gf.SeriesName, gf.SeriesDoses, gf.SeriesType = first.s.name, len(first.s.doses), first.s.typ.String()
 
@@ -170,6 +172,7 @@ func (p *patient) blend(gi int, ms []member) GroupForecast {
 	}
 
 	// FORECASTVG-7: reasons; per-antigen forecasts.
+	first0 := len(buf)
 	for _, m := range ms {
 		fc := &m.run.fc
 		af := AntigenForecast{
@@ -179,13 +182,14 @@ func (p *patient) blend(gi int, ms []member) GroupForecast {
 		if fc.status == NotComplete {
 			af.DoseNumber, af.Earliest, af.Recommended, af.PastDue, af.Latest = fc.doseNumber, fc.earliest, fc.recommended, fc.pastDue, fc.latest
 		}
-		gf.Series = append(gf.Series, af)
+		buf = append(buf, af)
 		if fc.reason != "" && fc.status == gf.Status && gf.Reason == "" {
 			gf.Reason = fc.reason
 		}
 	}
+	gf.Series = buf[first0:len(buf):len(buf)]
 	if gf.Status != NotComplete {
-		return gf
+		return gf, buf
 	}
 
 	// Dates from the series forecasts that forecast a dose.
@@ -235,7 +239,7 @@ func (p *patient) blend(gi int, ms []member) GroupForecast {
 	}
 	gf.Latest = latest // FORECASTVG-4
 	gf.DoseNumber = doseNum
-	return gf
+	return gf, buf
 }
 
 // forecastDoseNumber is FORECASTDN-1 read across the antigen's best
@@ -294,33 +298,57 @@ func containsVaccine(list []RecommendedVaccine, v RecommendedVaccine) bool {
 // applying indication).
 func (p *patient) noSeriesForecast(gi int) GroupForecast {
 	g := p.e.s.groups[gi]
-	gf := GroupForecast{VaccineGroup: g.name, Status: NotRecommended, Reason: reasonNoRelevantSeries}
-	for _, ai := range g.antigens {
-		gf.Antigens = append(gf.Antigens, p.e.s.antigens[ai].name)
-	}
-	return gf
+	return GroupForecast{VaccineGroup: g.name, Status: NotRecommended, Reason: reasonNoRelevantSeries,
+		Antigens: g.antigenNames[:len(g.antigenNames):len(g.antigenNames)]}
 }
 
 // doseEvaluations reports each dose's evaluation per antigen from the
 // chosen series (the one behind the vaccine group forecast), falling back
-// to the first relevant series when the antigen has no best series.
+// to the first relevant series when the antigen has no best series. The
+// list is ordered by input dose, then antigen (a counting sort: no
+// comparisons, no swaps of the large records).
 func (p *patient) doseEvaluations(outcomes []antigenOutcome, chosen []*seriesRun, fallback bool) []DoseEvaluation {
-	var out []DoseEvaluation
-	for ai := range outcomes {
-		o := &outcomes[ai]
-		run := chosen[ai]
-		if run == nil && fallback && len(o.runs) > 0 {
-			run = o.runs[0]
+	pick := func(ai int) *seriesRun {
+		if chosen[ai] == nil && fallback && len(outcomes[ai].runs) > 0 {
+			return outcomes[ai].runs[0]
 		}
+		return chosen[ai]
+	}
+	nInputs := 0
+	for i := range p.doses {
+		nInputs = max(nInputs, p.doses[i].input+1)
+	}
+	start := p.sc.ints.take(nInputs + 1)
+	total := 0
+	for ai := range outcomes {
+		if pick(ai) == nil {
+			continue
+		}
+		for _, d := range outcomes[ai].doses {
+			start[d.input+1]++
+			total++
+		}
+	}
+	if total == 0 {
+		return nil
+	}
+	for i := 1; i <= nInputs; i++ {
+		start[i] += start[i-1]
+	}
+	out := make([]DoseEvaluation, total)
+	for ai := range outcomes {
+		run := pick(ai)
 		if run == nil {
 			continue
 		}
 		a := p.e.s.antigens[ai]
-		for i, d := range o.doses {
+		for i, d := range outcomes[ai].doses {
 			ev := &run.evals[i]
-			de := DoseEvaluation{
+			de := &out[start[d.input]]
+			start[d.input]++
+			*de = DoseEvaluation{
 				DoseID: d.id, DoseIndex: d.input, Antigen: a.name, VaccineGroup: p.e.s.groups[a.group].name,
-				Status: ev.status, Reason: ev.reasons.text(), SeriesName: run.s.name, SeriesType: run.s.typ.String(),
+				Status: ev.status, Reason: p.e.reasonTexts[ev.reasons], SeriesName: run.s.name, SeriesType: run.s.typ.String(),
 				SeriesDoses: len(run.s.doses),
 			}
 			if ev.status != Valid {
@@ -329,9 +357,7 @@ func (p *patient) doseEvaluations(outcomes []antigenOutcome, chosen []*seriesRun
 			if ev.target >= 0 {
 				de.TargetDose = ev.target + 1
 			}
-			out = append(out, de)
 		}
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].DoseIndex < out[j].DoseIndex })
 	return out
 }

@@ -209,6 +209,7 @@ func atoiErr(s string, prev error) (int, error) {
 type Duration struct {
 	years, months, days int32
 	set                 bool
+	id                  uint16 // interned by the engine (0: not interned)
 }
 
 // Set reports whether the duration was given in the supporting data.

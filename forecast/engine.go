@@ -12,8 +12,10 @@ import (
 // It is immutable after construction and safe for concurrent use.
 type Engine struct {
 	s                  *schedule
-	conflictsByCurrent map[cvxCode][]liveVirusConflict
+	conflictsByCurrent [][]liveVirusConflict // by current (impacted) CVX
 	groupNames         []string
+	reasonTexts        []string // reasonSet → text, precomputed
+	pool               sync.Pool
 }
 
 // New builds an Engine from the supporting data embedded in the package.
@@ -34,13 +36,18 @@ func NewFromFS(fsys fs.FS) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("compile CDSi supporting data: %w", err)
 	}
-	e := &Engine{s: s, conflictsByCurrent: map[cvxCode][]liveVirusConflict{}}
+	e := &Engine{s: s, conflictsByCurrent: make([][]liveVirusConflict, maxCVX)}
 	for _, c := range s.conflicts {
 		e.conflictsByCurrent[c.current] = append(e.conflictsByCurrent[c.current], c)
 	}
 	for _, g := range s.groups {
 		e.groupNames = append(e.groupNames, g.name)
 	}
+	e.reasonTexts = make([]string, reasonSetSize)
+	for r := range e.reasonTexts {
+		e.reasonTexts[r] = reasonSet(r).text()
+	}
+	e.pool.New = func() any { return new(scratch) }
 	return e, nil
 }
 

@@ -64,6 +64,40 @@ func cvxList(s string) ([]cvxCode, error) {
 	return out, nil
 }
 
+// cvxSet is a set of CVX codes: a bitmap for the codes below 1024 (every
+// code in use) and a list for any others.
+type cvxSet struct {
+	bits  *[16]uint64
+	other []cvxCode
+	n     int
+}
+
+func newCVXSet(list []cvxCode) cvxSet {
+	var s cvxSet
+	for _, c := range list {
+		if c < 1024 {
+			if s.bits == nil {
+				s.bits = new([16]uint64)
+			}
+			s.bits[c>>6] |= 1 << (c & 63)
+		} else {
+			s.other = append(s.other, c)
+		}
+		s.n++
+	}
+	return s
+}
+
+// empty reports whether the set has no codes ("n/a" in the data).
+func (s cvxSet) empty() bool { return s.n == 0 }
+
+func (s cvxSet) has(c cvxCode) bool {
+	if c < 1024 {
+		return s.bits != nil && s.bits[c>>6]&(1<<(c&63)) != 0
+	}
+	return hasCVX(s.other, c)
+}
+
 func hasCVX(list []cvxCode, c cvxCode) bool {
 	for _, x := range list {
 		if x == c {
@@ -110,6 +144,7 @@ type schedule struct {
 	cvx           [maxCVX]*cvxInfo // CVX table and CVX → antigen map
 	conflicts     []liveVirusConflict
 	observations  map[string]*observation
+	durations     []Duration // interned ages, by id (index 0 unused)
 }
 
 type cvxInfo struct {
@@ -138,7 +173,8 @@ type liveVirusConflict struct {
 
 type vaccineGroup struct {
 	name           string
-	fullGroup      bool // administerFullVaccineGroup
+	antigenNames   []string // shared, read-only
+	fullGroup      bool     // administerFullVaccineGroup
 	antigens       []int
 	unspecifiedCVX cvxCode // "<group>, unspecified formulation" CVX, 0 if none
 }
@@ -205,7 +241,7 @@ type seriesDose struct {
 	allowableIntervals []intervalRule
 	preferable         []preferableVaccine
 	allowable          []allowableVaccine
-	inadvertent        []cvxCode
+	inadvertent        cvxSet
 	skips              []conditionalSkip
 	recurring          bool
 	seasonStart        Date // zero when none
@@ -220,7 +256,7 @@ type ageRule struct {
 type intervalRule struct {
 	fromPrevious     bool
 	fromTargetDose   int // 1-based, 0 when not applicable
-	fromMostRecent   []cvxCode
+	fromMostRecent   cvxSet
 	fromObservation  string
 	absMinInt        Duration
 	minInt           Duration
@@ -293,7 +329,7 @@ type skipCondition struct {
 	doseCount          int
 	validOnly          bool // doseType Valid (else Total)
 	logic              countLogic
-	vaccineTypes       []cvxCode
+	vaccineTypes       cvxSet
 	seriesGroups       []int
 }
 
@@ -327,6 +363,7 @@ func compile(rd *rawData) (*schedule, error) {
 			}
 			s.antigenByName[an] = len(s.antigens)
 			s.groups[gi].antigens = append(s.groups[gi].antigens, len(s.antigens))
+			s.groups[gi].antigenNames = append(s.groups[gi].antigenNames, an)
 			s.antigens = append(s.antigens, &antigen{name: an, group: gi})
 		}
 	}
@@ -398,7 +435,81 @@ func compile(rd *rawData) (*schedule, error) {
 		}
 	}
 	s.findUnspecifiedCVX()
+	s.internAges()
 	return s, nil
+}
+
+// internAges gives every age of the data (durations added to the date of
+// birth) a small id, so a patient computes each age date once.
+func (s *schedule) internAges() {
+	ids := map[[3]int32]uint16{}
+	s.durations = []Duration{{}}
+	intern := func(d *Duration) {
+		if !d.set {
+			return
+		}
+		k := [3]int32{d.years, d.months, d.days}
+		id, ok := ids[k]
+		if !ok {
+			id = uint16(len(s.durations))
+			ids[k] = id
+			s.durations = append(s.durations, *d)
+		}
+		d.id = id
+	}
+	for c := range s.cvx {
+		if s.cvx[c] != nil {
+			for i := range s.cvx[c].associations {
+				intern(&s.cvx[c].associations[i].beginAge)
+				intern(&s.cvx[c].associations[i].endAge)
+			}
+		}
+	}
+	for _, a := range s.antigens {
+		for i := range a.contra {
+			intern(&a.contra[i].beginAge)
+			intern(&a.contra[i].endAge)
+		}
+		for i := range a.vaccineContra {
+			for j := range a.vaccineContra[i].vaccines {
+				intern(&a.vaccineContra[i].vaccines[j].beginAge)
+				intern(&a.vaccineContra[i].vaccines[j].endAge)
+			}
+		}
+		for _, sr := range a.series {
+			intern(&sr.minAgeToStart)
+			intern(&sr.maxAgeToStart)
+			for i := range sr.indications {
+				intern(&sr.indications[i].beginAge)
+				intern(&sr.indications[i].endAge)
+			}
+			for d := range sr.doses {
+				sd := &sr.doses[d]
+				for i := range sd.ages {
+					r := &sd.ages[i]
+					for _, x := range []*Duration{&r.absMinAge, &r.minAge, &r.earliestRecAge, &r.latestRecAge, &r.maxAge} {
+						intern(x)
+					}
+				}
+				for i := range sd.preferable {
+					intern(&sd.preferable[i].beginAge)
+					intern(&sd.preferable[i].endAge)
+				}
+				for i := range sd.allowable {
+					intern(&sd.allowable[i].beginAge)
+					intern(&sd.allowable[i].endAge)
+				}
+				for k := range sd.skips {
+					for j := range sd.skips[k].sets {
+						for c := range sd.skips[k].sets[j].conditions {
+							intern(&sd.skips[k].sets[j].conditions[c].beginAge)
+							intern(&sd.skips[k].sets[j].conditions[c].endAge)
+						}
+					}
+				}
+			}
+		}
+	}
 }
 
 func (s *schedule) loadCVXTable(b []byte) error {
@@ -682,11 +793,13 @@ func compileDose(x *xmlSeriesDose) (seriesDose, error) {
 		}
 		d.allowable = append(d.allowable, v)
 	}
+	var inadvertent []cvxCode
 	for _, p := range x.InadvertentVaccine {
 		if c, ok := parseCVX(p.CVX); ok {
-			d.inadvertent = append(d.inadvertent, c)
+			inadvertent = append(inadvertent, c)
 		}
 	}
+	d.inadvertent = newCVXSet(inadvertent)
 	for _, cs := range x.ConditionalSkip {
 		if len(cs.Set) == 0 && strings.TrimSpace(cs.Context) == "" {
 			continue // an empty <conditionalSkip/>
@@ -736,7 +849,9 @@ func compileInterval(x *xmlInterval) (intervalRule, bool, error) {
 	r.fromPrevious = yes(x.FromPrevious)
 	var errs [9]error
 	r.fromTargetDose, errs[0] = atoiOrZero(x.FromTargetDose)
-	r.fromMostRecent, errs[1] = cvxList(x.FromMostRecent)
+	var mostRecent []cvxCode
+	mostRecent, errs[1] = cvxList(x.FromMostRecent)
+	r.fromMostRecent = newCVXSet(mostRecent)
 	if c := strings.TrimSpace(x.FromRelevantObs.Code); c != "" {
 		r.fromObservation = normObsCode(c)
 	}
@@ -791,7 +906,9 @@ func compileCondition(typ, start, end, beginAge, endAge, interval, count, doseTy
 	c.endAge, errs[3] = ParseDuration(endAge)
 	c.interval, errs[4] = ParseDuration(interval)
 	c.doseCount, errs[5] = atoiOrZero(count)
-	c.vaccineTypes, errs[6] = cvxList(vaccines)
+	var types []cvxCode
+	types, errs[6] = cvxList(vaccines)
+	c.vaccineTypes = newCVXSet(types)
 	c.validOnly = strings.EqualFold(strings.TrimSpace(doseType), "valid")
 	switch strings.ToLower(strings.TrimSpace(logic)) {
 	case "greater than":
