@@ -20,19 +20,25 @@ func (s *Server) typeGET(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	switch typ := c.Param("type"); typ {
-	case "metadata":
+	switch typ := c.Param("type"); {
+	case strings.HasPrefix(typ, "$"):
+		s.operation(c, LevelSystem, "", "", typ)
+	case typ == "metadata":
 		s.writeJSON(c, http.StatusOK, s.capability)
-	case "_history":
+	case typ == "_history":
 		s.history(c, "", "")
 	default:
 		s.search(c, typ, c.Request.URL.Query(), "")
 	}
 }
 
-// POST /fhir/{type}: create.
+// POST /fhir/{type}: create (or a system-level operation).
 func (s *Server) typePOST(c *gin.Context) {
 	typ := c.Param("type")
+	if strings.HasPrefix(typ, "$") {
+		s.operation(c, LevelSystem, "", "", typ)
+		return
+	}
 	body, ok := s.body(c, false)
 	if !ok {
 		return
@@ -56,6 +62,10 @@ func (s *Server) instanceGET(c *gin.Context) {
 		return
 	}
 	typ, id := c.Param("type"), c.Param("id")
+	if strings.HasPrefix(id, "$") {
+		s.operation(c, LevelType, typ, "", id)
+		return
+	}
 	if id == "_history" {
 		s.history(c, typ, "")
 		return
@@ -100,6 +110,10 @@ func etagMatches(header string, r *fhir.Resource) bool {
 // POST /fhir/{type}/_search: search with a form body.
 func (s *Server) instancePOST(c *gin.Context) {
 	typ, id := c.Param("type"), c.Param("id")
+	if strings.HasPrefix(id, "$") {
+		s.operation(c, LevelType, typ, "", id)
+		return
+	}
 	if id != "_search" {
 		s.writeError(c, fhir.Errorf(fhir.KindMethodNotAllowed, fhir.IssueNotSupported, "IMM-HTTP-001",
 			"POST is not allowed on %s/%s (use PUT to update)", typ, id))
@@ -134,6 +148,8 @@ func (s *Server) instanceSubGET(c *gin.Context) {
 	typ, id := c.Param("type"), c.Param("id")
 	rest := strings.Split(strings.Trim(c.Param("rest"), "/"), "/")
 	switch {
+	case len(rest) == 1 && strings.HasPrefix(rest[0], "$"):
+		s.operation(c, LevelInstance, typ, id, rest[0])
 	case len(rest) == 1 && rest[0] == "_history":
 		s.history(c, typ, id)
 	case len(rest) == 2 && rest[0] == "_history":
@@ -148,6 +164,17 @@ func (s *Server) instanceSubGET(c *gin.Context) {
 	default:
 		s.writeError(c, fhir.NotFound("no route for GET %s", c.Request.URL.Path))
 	}
+}
+
+// POST /fhir/{type}/{id}/$op: instance-level operations.
+func (s *Server) instanceSubPOST(c *gin.Context) {
+	typ, id := c.Param("type"), c.Param("id")
+	rest := strings.Trim(c.Param("rest"), "/")
+	if !strings.HasPrefix(rest, "$") || strings.Contains(rest, "/") {
+		s.writeError(c, fhir.NotFound("no route for POST %s", c.Request.URL.Path))
+		return
+	}
+	s.operation(c, LevelInstance, typ, id, rest)
 }
 
 // PUT /fhir/{type}/{id}: update or create-on-update.

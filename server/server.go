@@ -32,6 +32,7 @@ type Server struct {
 	Ready func() error
 
 	capability []byte
+	ops        map[opKey]OpHandler
 }
 
 const ctxRequestID = "request_id"
@@ -43,6 +44,7 @@ func (s *Server) Handler() http.Handler {
 	r.HandleMethodNotAllowed = true
 	r.Use(s.requestID, s.accessLog, s.recover, s.cors, s.limitBody)
 	s.capability = fhir.MustMarshal(s.Capabilities.Statement())
+	s.ops = s.operationRoutes()
 
 	r.GET("/healthz", func(c *gin.Context) { c.String(http.StatusOK, "ok\n") })
 	r.GET("/readyz", s.readyz)
@@ -60,6 +62,7 @@ func (s *Server) Handler() http.Handler {
 	f.PATCH("/:type/:id", s.patch)
 	f.DELETE("/:type/:id", s.delete)
 	f.GET("/:type/:id/*rest", s.instanceSubGET)
+	f.POST("/:type/:id/*rest", s.instanceSubPOST)
 	f.HEAD("/:type/:id", s.instanceGET)
 
 	r.NoRoute(func(c *gin.Context) {
