@@ -25,7 +25,11 @@ func (p *patient) vaccineGroupForecasts(outcomes []antigenOutcome, in []Dose) Re
 	res := Result{Groups: make([]GroupForecast, 0, len(p.e.s.groups))}
 	chosen := p.sc.runPtrs.take(len(outcomes)) // the run whose evaluations are reported
 	others := p.sc.runPtrs.take(len(outcomes)) // the other best series' run, if any
-	series := make([]AntigenForecast, 0, 2*len(outcomes))
+	nSeries := 0
+	for ai := range outcomes {
+		nSeries += min(len(outcomes[ai].best), 2)
+	}
+	series := make([]AntigenForecast, 0, nSeries)
 	var stdBuf, riskBuf [4]member
 	for gi, g := range p.e.s.groups {
 		std, risk := stdBuf[:0], riskBuf[:0]
