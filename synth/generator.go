@@ -110,6 +110,8 @@ type chunk struct {
 
 // Stream generates everything and hands it to h: Organizations, Practitioners, then each
 // person's Patient records followed by their Immunizations, with truth records interleaved.
+// Every reference points backwards in the stream, so a loader can write resources as they come.
+// Memory stays bounded: at most a few chunks of people are in flight, whatever Config.Patients.
 func (g *Generator) Stream(ctx context.Context, h Handler) (*Summary, error) {
 	sum := g.newSummary()
 	var buf []byte

@@ -51,6 +51,7 @@ func (s *sim) variant(k int) record {
 	rec := p.records[0]
 	rec.id = p.id + "-d" + strconv.Itoa(k)
 	rec.birthRecord = ""
+	rec.mrn2Org = -1
 	rec.variations = []string{varDifferentMRN}
 	for rec.mrnOrg == p.clinic {
 		if r.chance(0.4) {

@@ -35,6 +35,7 @@ type record struct {
 	birth                 Date
 	line, zip, phone      string
 	mrnOrg                int
+	mrn2Org               int // a second clinic's MRN on the same record (after a move), -1 if none
 	mrn                   string
 	birthRecord           string
 	variations            []string
@@ -88,8 +89,11 @@ func (g *Generator) newPerson(i int, r *rng) *person {
 	p.fluPropensity = r.float()
 	p.covidPropensty = r.float()
 	p.records = []record{{id: p.id, given: p.given, middle: p.middle, family: p.family, birth: p.birth,
-		line: p.line, zip: p.zip.zip, phone: p.phone, mrnOrg: p.clinic, mrn: g.mrn(p.clinic, i),
+		line: p.line, zip: p.zip.zip, phone: p.phone, mrnOrg: p.clinic, mrn: g.mrn(p.clinic, i), mrn2Org: -1,
 		birthRecord: p.birthRecord, since: p.birth}}
+	if p.switchTo >= 0 && p.switchTo != p.clinic && r.chance(0.5) {
+		p.records[0].mrn2Org = p.switchTo
+	}
 	return p
 }
 

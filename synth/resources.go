@@ -23,7 +23,7 @@ const (
 	systemSite              = "http://terminology.hl7.org/CodeSystem/v3-ActSite"
 	systemOrgType           = "http://terminology.hl7.org/CodeSystem/organization-type"
 	systemDegree            = "http://terminology.hl7.org/CodeSystem/v2-0360"
-	systemRelationship      = "http://terminology.hl7.org/CodeSystem/v2-0131"
+	systemRoleCode          = "http://terminology.hl7.org/CodeSystem/v3-RoleCode"
 	systemUCUM              = "http://unitsofmeasure.org"
 )
 
@@ -105,6 +105,17 @@ func (g *Generator) appendPatient(b []byte, p *person, rec *record) []byte {
 	b = append(b, rec.mrn...)
 	b = append(b, `","assigner":`...)
 	b = appendRef(b, "Organization", orgID)
+	if rec.mrn2Org >= 0 {
+		id2 := g.dir.orgs[rec.mrn2Org].id
+		b = append(b, `},{"use":"secondary","type":`...)
+		b = appendCoding(b, systemV2IDType, "MR", "Medical record number")
+		b = append(b, `,"system":"`+SystemMRNPrefix...)
+		b = append(b, id2...)
+		b = append(b, `","value":"`...)
+		b = append(b, g.mrn(rec.mrn2Org, p.index)...)
+		b = append(b, `","assigner":`...)
+		b = appendRef(b, "Organization", id2)
+	}
 	b = append(b, `}],"active":true,"name":[{"use":"official","family":`...)
 	b = appendString(b, rec.family)
 	b = append(b, `,"given":[`...)
@@ -142,7 +153,7 @@ func (g *Generator) appendPatient(b []byte, p *person, rec *record) []byte {
 	b = append(b, ']')
 	if p.mother != "" {
 		b = append(b, `,"contact":[{"relationship":[`...)
-		b = appendCoding(b, systemRelationship, "MTH", "Mother")
+		b = appendCoding(b, systemRoleCode, "MTH", "mother")
 		b = append(b, `],"name":{"family":`...)
 		b = appendString(b, p.mFam)
 		b = append(b, `,"given":[`...)
