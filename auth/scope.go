@@ -219,6 +219,10 @@ func ParseResourceScope(raw string) (ResourceScope, error) {
 		if rs.Version != 2 {
 			return ResourceScope{}, errors.New("granular query on a v1 scope")
 		}
+		if rs.Type == "*" {
+			// A search parameter means something for one resource type only.
+			return ResourceScope{}, errors.New("granular query on a wildcard type")
+		}
 		q, err := parseGranularQuery(query)
 		if err != nil {
 			return ResourceScope{}, err

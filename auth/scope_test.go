@@ -57,6 +57,7 @@ func TestParseResourceScope(t *testing.T) {
 		{in: "group/Immunization.rs", wantErr: true},                      // unknown level
 		{in: "patient/Immunization.read?status=completed", wantErr: true}, // granular v1
 		{in: "patient/Immunization.rs?", wantErr: true},                   // empty query
+		{in: "patient/*.rs?status=completed", wantErr: true},              // granular wildcard
 		{in: "patient/Immunization.rs?status=", wantErr: true},            // empty value
 		{in: "patient/Immunization.rs?status=a%27b", wantErr: true},       // decoded quote
 		{in: "patient/Immunization.rs?status=a%00b", wantErr: true},       // decoded NUL
