@@ -61,7 +61,7 @@ var reasonOrder = []struct {
 	{rsSeriesComplete, "Series already complete", ReasonSeriesAlreadyComplete},
 	{rsAgeGrace, "Grace period (age)", ""},
 	{rsIntervalGrace, "Grace period (interval)", ""},
-	{rsAllowableNotPreferable, "Allowable, not preferable, vaccine", ""},
+	{rsAllowableNotPreferable, "Not a preferable vaccine (allowable)", ""},
 	{rsLowVolume, "Volume administered is less than recommended volume", ""},
 }
 
