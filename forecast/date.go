@@ -45,7 +45,7 @@ func NewDate(year, month, day int) Date {
 		}
 	}
 	if day > daysIn(y, m) { // CALCDT-5
-		day -= daysIn(y, m)
+		day = 1
 		m++
 		if m > 12 {
 			m = 1
@@ -129,8 +129,8 @@ func (d Date) Add(p Duration) Date {
 	y, m, dd := d.Civil()
 	t := (y+int(p.years))*12 + m - 1 + int(p.months) // CALCDT-1, CALCDT-2
 	y, m = floorDiv(t, 12), t-floorDiv(t, 12)*12+1
-	if dd > daysIn(y, m) { // CALCDT-5
-		dd -= daysIn(y, m)
+	if dd > daysIn(y, m) { // CALCDT-5: the first of the next month
+		dd = 1
 		m++
 		if m > 12 {
 			m = 1
