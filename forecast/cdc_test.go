@@ -197,6 +197,8 @@ func TestCDCCases(t *testing.T) {
 	type tally struct{ passed, total int }
 	byGroup := map[string]*tally{}
 	passed := 0
+	reasonsWanted, reasonsMatched := 0, 0
+	var reasonMisses []string
 	var failures []string
 	for i := range cases {
 		c := &cases[i]
@@ -212,6 +214,21 @@ func TestCDCCases(t *testing.T) {
 			diffs = []string{"error: " + err.Error()}
 		} else {
 			diffs = c.compare(res)
+		}
+		if err == nil {
+			for _, d := range c.Doses {
+				want := strOr(d.ExpectedReasonCode)
+				if want == "" {
+					continue
+				}
+				reasonsWanted++
+				ev, _ := res.GroupEvaluation(c.VaccineGroup, fmt.Sprint(d.Seq))
+				if string(ev.ReasonCode) == want {
+					reasonsMatched++
+				} else {
+					reasonMisses = append(reasonMisses, fmt.Sprintf("%s dose %d: reason %q, want %q", c.ID, d.Seq, ev.ReasonCode, want))
+				}
+			}
 		}
 		if len(diffs) == 0 {
 			tl.passed++
@@ -233,9 +250,11 @@ func TestCDCCases(t *testing.T) {
 		fmt.Fprintf(&b, "%-24s %6d %6d %6.1f%%\n", g, tl.passed, tl.total, 100*float64(tl.passed)/float64(tl.total))
 	}
 	fmt.Fprintf(&b, "%-24s %6d %6d %6.1f%%\n", "TOTAL", passed, len(cases), 100*float64(passed)/float64(len(cases)))
+	fmt.Fprintf(&b, "evaluation reason codes (not graded): %d of %d expected reasons match\n", reasonsMatched, reasonsWanted)
 	t.Log(b.String())
 	if *showFailures {
 		t.Log("failures:\n" + strings.Join(failures, "\n"))
+		t.Log("reason codes that differ:\n" + strings.Join(reasonMisses, "\n"))
 	}
 
 	raw, err := os.ReadFile("testdata/baseline.json")
