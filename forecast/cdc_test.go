@@ -222,7 +222,10 @@ func TestCDCCases(t *testing.T) {
 					continue
 				}
 				reasonsWanted++
-				ev, _ := res.GroupEvaluation(c.VaccineGroup, fmt.Sprint(d.Seq))
+				ev, ok := res.GroupEvaluation(c.VaccineGroup, fmt.Sprint(d.Seq))
+				if !ok {
+					ev, _ = doseEvaluation(res, fmt.Sprint(d.Seq))
+				}
 				if string(ev.ReasonCode) == want {
 					reasonsMatched++
 				} else {
