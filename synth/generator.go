@@ -229,7 +229,7 @@ func (g *Generator) buildPerson(c *chunk, i int) {
 	r := newRNG(g.cfg.Seed, uint64(i))
 	pr := r.sub(1)
 	p := g.newPerson(i, &pr)
-	s := &sim{g: g, p: p, r: r.sub(2), hist: map[string][]Dose{}, declined: map[string]bool{}, refused: map[string]int{}}
+	s := &sim{g: g, p: p, r: r.sub(2), declined: map[string]bool{}, refused: map[string]int{}}
 	s.childhood()
 	s.flu()
 	s.covid()

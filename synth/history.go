@@ -1,6 +1,9 @@
 package synth
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // childSeries are the series of the childhood and adolescent schedule, in visit order.
 var childSeries = []string{"HepB", "DTaP", "Hib", "PCV", "IPV", "RV", "MMR", "VAR", "HepA", "Tdap", "HPV", "MenACWY", "MenB"}
@@ -46,10 +49,12 @@ type sim struct {
 	g        *Generator
 	p        *person
 	r        rng
-	hist     map[string][]Dose
+	hist     []Dose // everything given so far, in date order
+	dues     []Due  // scratch for Forecast
 	events   []event
 	declined map[string]bool
 	refused  map[string]int
+	fluDoses int
 }
 
 func (s *sim) clinicOn(d Date) int {
@@ -69,9 +74,7 @@ func (s *sim) give(pi int, d Date, o int, invalid string) {
 	pr := &s.g.t.products[pi]
 	s.events = append(s.events, event{date: d, series: pr.series[0], prod: pi, org: o, prac: s.practitionerOf(o),
 		primary: true, invalid: invalid, dupOf: -1, seq: len(s.events), lotOrg: o, lotDate: d})
-	for _, name := range pr.series {
-		s.hist[name] = append(s.hist[name], Dose{Date: d, CVX: pr.cvx})
-	}
+	s.hist = append(s.hist, Dose{Date: d, CVX: pr.cvx})
 }
 
 func (s *sim) notDone(series string, d Date, o int, reason string) {
@@ -147,11 +150,12 @@ func (s *sim) visit(d Date, birthStay bool) {
 		o = p.hospital
 	}
 	var need []needItem
-	for _, name := range childSeries {
+	s.dues = f.Forecast(p.birth, d, s.hist, childSeries, s.dues[:0])
+	for i, name := range childSeries {
 		if birthStay && name != "HepB" {
 			continue
 		}
-		due := f.Next(name, p.birth, d, s.hist[name])
+		due := s.dues[i]
 		if due.Status != StatusDue || due.Recommended > d+dueWindowDays || (due.Latest != NoDate && d > due.Latest) {
 			continue
 		}
@@ -236,7 +240,7 @@ func (s *sim) comboFits(pr *product, d Date, need []needItem, find func(string) 
 			others++
 			continue
 		}
-		due := s.g.sched.Next(name, s.p.birth, d, s.hist[name])
+		due := s.dues[slices.Index(childSeries, name)]
 		switch {
 		case due.Status == StatusComplete:
 		case due.Status == StatusDue && d >= due.Earliest && (due.Latest == NoDate || d <= due.Latest):
@@ -271,7 +275,7 @@ func (s *sim) flu() {
 		if d > cfg.AsOf || d < (Span{M: 6}).From(p.birth) {
 			continue
 		}
-		prior := len(s.hist["Flu"])
+		prior := s.fluDoses
 		if !s.fluDose(d) {
 			continue
 		}
@@ -305,6 +309,7 @@ func (s *sim) fluDose(d Date) bool {
 		return false
 	}
 	s.give(pi, d, o, "")
+	s.fluDoses++
 	return true
 }
 

@@ -37,11 +37,17 @@ type Due struct {
 	EarliestBy string
 }
 
-// Forecaster decides when doses fall due. history is the series' doses in date order up to on;
-// the Forecaster judges their validity itself. Series names are those of data/series.tsv.
-// A CDC CDSi engine can implement this interface by mapping series to its antigen series.
+// Forecaster decides when doses fall due. It is asked once per visit: on day on, given the
+// person's whole history up to that day in date order (a combination vaccine is one Dose with
+// its CVX), it appends one Due per requested series, in order, to out and returns it. It judges
+// the validity of the doses itself. Series names are those of data/series.tsv. Workers call
+// it concurrently, so it must be safe for concurrent use.
+//
+// The CDC CDSi engine (package forecast) can implement it with one evaluation per call: its
+// vaccine groups map onto the series (DTaP and Tdap → "DTaP/Tdap/Td", IPV → "Polio", PCV →
+// "Pneumococcal", RV → "Rotavirus", VAR → "Varicella", MenACWY → "Meningococcal", …).
 type Forecaster interface {
-	Next(series string, birth, on Date, history []Dose) Due
+	Forecast(birth, on Date, history []Dose, series []string, out []Due) []Due
 }
 
 // graceDays is the CDSi four-day grace period for minimum ages and intervals.
@@ -57,7 +63,8 @@ type doseRule struct {
 
 // TableSchedule is the built-in Forecaster: the compact ACIP table in data/schedule.tsv.
 type TableSchedule struct {
-	rules map[string][]doseRule
+	rules    map[string][]doseRule
+	cvxInSer map[string][]string // CVX -> series it counts for (from data/products.tsv)
 }
 
 // NewTableSchedule parses the embedded schedule table.
@@ -67,7 +74,18 @@ func NewTableSchedule() (*TableSchedule, error) {
 		return nil, err
 	}
 	p := &fieldErr{table: "schedule.tsv"}
-	s := &TableSchedule{rules: map[string][]doseRule{}}
+	s := &TableSchedule{rules: map[string][]doseRule{}, cvxInSer: map[string][]string{}}
+	prods, err := readTSV("products.tsv")
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range prods {
+		for _, name := range strings.Split(r["series"], ",") {
+			if !slices.Contains(s.cvxInSer[r["cvx"]], name) {
+				s.cvxInSer[r["cvx"]] = append(s.cvxInSer[r["cvx"]], name)
+			}
+		}
+	}
 	for _, r := range rows {
 		d := doseRule{dose: p.int(r, "dose"), minAge: p.opt(r, "min_age"), recAge: p.opt(r, "rec_age"),
 			pastDue: p.opt(r, "pastdue_age"), maxAge: p.opt(r, "max_age"), minInt: p.opt(r, "min_int"),
@@ -95,7 +113,22 @@ func (s *TableSchedule) Series() []string {
 	return out
 }
 
-// Next implements Forecaster.
+// Forecast implements Forecaster.
+func (s *TableSchedule) Forecast(birth, on Date, history []Dose, series []string, out []Due) []Due {
+	var buf [32]Dose
+	for _, name := range series {
+		h := buf[:0]
+		for _, d := range history {
+			if d.Date <= on && slices.Contains(s.cvxInSer[d.CVX], name) {
+				h = append(h, d)
+			}
+		}
+		out = append(out, s.Next(name, birth, on, h))
+	}
+	return out
+}
+
+// Next answers for one series, given only that series' doses in date order.
 func (s *TableSchedule) Next(series string, birth, on Date, history []Dose) Due {
 	rules := s.rules[series]
 	if len(rules) == 0 {

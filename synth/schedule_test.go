@@ -1,6 +1,10 @@
 package synth
 
-import "testing"
+import (
+	"bytes"
+	"sync/atomic"
+	"testing"
+)
 
 func TestTableScheduleNext(t *testing.T) {
 	s, err := NewTableSchedule()
@@ -53,5 +57,43 @@ func TestTableScheduleNext(t *testing.T) {
 				t.Errorf("earliest %s (%s) recommended %s, want %s (%s) %s", d.Earliest, d.EarliestBy, d.Recommended, tt.earliest, tt.earliestBy, tt.recommend)
 			}
 		})
+	}
+}
+
+// nothingDue is a Forecaster that never wants a dose: the seam the CDSi engine plugs into.
+type nothingDue struct{ calls atomic.Int64 }
+
+func (n *nothingDue) Forecast(_, _ Date, _ []Dose, series []string, out []Due) []Due {
+	n.calls.Add(1)
+	for range series {
+		out = append(out, Due{Status: StatusComplete})
+	}
+	return out
+}
+
+func TestConfigScheduleIsUsed(t *testing.T) {
+	f := &nothingDue{}
+	cfg := smallConfig(300)
+	cfg.Schedule = f
+	c := generate(t, cfg)
+	g, _ := New(cfg)
+	childCVX := map[string]bool{}
+	for _, p := range g.t.products {
+		if p.series[0] == "DTaP" || p.series[0] == "MMR" || p.series[0] == "HepB" {
+			childCVX[p.cvx] = true
+		}
+	}
+	if f.calls.Load() == 0 {
+		t.Fatal("the configured Forecaster was never asked")
+	}
+	for i, b := range c.resources {
+		if c.types[i] != TypeImmunization {
+			continue
+		}
+		for cvx := range childCVX {
+			if bytes.Contains(b, []byte(`"code":"`+cvx+`","display"`)) && bytes.Contains(b, []byte(`"primarySource":true`)) {
+				t.Fatalf("a childhood dose (CVX %s) was given although nothing was due: %s", cvx, b)
+			}
+		}
 	}
 }

@@ -80,16 +80,13 @@ func (s *Summary) Total() int {
 // tally adds one person to the coverage measures.
 func (g *Generator) tally(s *Summary, p *person, evs []event) {
 	s.People++
-	hist := map[string][]Dose{}
+	var hist []Dose
 	for k := range evs {
 		e := &evs[k]
 		if e.notDone != "" || e.dupOf >= 0 || e.prod < 0 {
 			continue
 		}
-		pr := &g.t.products[e.prod]
-		for _, name := range pr.series {
-			hist[name] = append(hist[name], Dose{Date: e.date, CVX: pr.cvx})
-		}
+		hist = append(hist, Dose{Date: evs[k].date, CVX: g.t.products[e.prod].cvx})
 	}
 	asOf := g.cfg.AsOf
 	for i := range s.Coverage {
@@ -104,42 +101,46 @@ func (g *Generator) tally(s *Summary, p *person, evs []event) {
 	}
 }
 
-func (g *Generator) meets(m *Measure, birth Date, hist map[string][]Dose) bool {
+// meets reports whether a person's emitted history (all series, date order) satisfies m.
+func (g *Generator) meets(m *Measure, birth Date, hist []Dose) bool {
 	by := g.cfg.AsOf
 	if m.by.ok {
 		by = m.by.From(birth) - 1
 	}
-	upTo := func(l []Dose, end Date) []Dose {
-		n := 0
-		for n < len(l) && l[n].Date <= end {
-			n++
-		}
-		return l[:n]
+	n := 0
+	for n < len(hist) && hist[n].Date <= by {
+		n++
 	}
-	switch m.Kind {
-	case "doses":
-		return g.sched.Next(m.Series, birth, by, upTo(hist[m.Series], by)).Valid >= m.Min
-	case "complete":
-		return g.sched.Next(m.Series, birth, by, upTo(hist[m.Series], by)).Status == StatusComplete
-	case "birthdose":
-		l := hist[m.Series]
-		return len(l) > 0 && l[0].Date <= by+1
-	case "flu2":
-		return len(upTo(hist["Flu"], by)) >= m.Min
-	case "none":
-		for _, l := range hist {
-			if len(l) > 0 && l[0].Date <= by {
-				return false
+	upTo := hist[:n]
+	in := func(d Dose, series string) bool { return slices.Contains(g.t.cvxSeries[d.CVX], series) }
+	count := func(series string) int {
+		c := 0
+		for _, d := range upTo {
+			if in(d, series) {
+				c++
 			}
 		}
-		return true
+		return c
+	}
+	var due [1]Due
+	switch m.Kind {
+	case "doses":
+		return g.sched.Forecast(birth, by, upTo, []string{m.Series}, due[:0])[0].Valid >= m.Min
+	case "complete":
+		return g.sched.Forecast(birth, by, upTo, []string{m.Series}, due[:0])[0].Status == StatusComplete
+	case "birthdose":
+		return slices.ContainsFunc(upTo, func(d Dose) bool { return in(d, m.Series) })
+	case "flu2":
+		return count("Flu") >= m.Min
+	case "none":
+		return len(upTo) == 0
 	case "season":
 		y, mo, _ := g.cfg.AsOf.YMD()
 		if mo < 7 {
 			y--
 		}
 		from, to := MakeDate(y-1, 8, 1), MakeDate(y, 6, 30)
-		return slices.ContainsFunc(hist["Flu"], func(d Dose) bool { return d.Date >= from && d.Date <= to })
+		return slices.ContainsFunc(hist, func(d Dose) bool { return in(d, "Flu") && d.Date >= from && d.Date <= to })
 	}
 	return false
 }

@@ -2,6 +2,7 @@ package synth
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -20,7 +21,8 @@ type tables struct {
 	agesW     weighted
 	series    map[string]seriesInfo
 	products  []product
-	slots     map[string][]int // slot -> product indexes
+	slots     map[string][]int    // slot -> product indexes
+	cvxSeries map[string][]string // CVX -> series it counts for
 	adult     []adultRule
 	flu       []fluBand
 	covid     []covidRound
@@ -93,7 +95,7 @@ type Measure struct {
 
 func loadTables() (*tables, error) {
 	t := &tables{givenW: map[string]weighted{}, given: map[string][]string{}, nicknames: map[string][]string{},
-		zips: map[string]zipInfo{}, series: map[string]seriesInfo{}, slots: map[string][]int{},
+		zips: map[string]zipInfo{}, series: map[string]seriesInfo{}, slots: map[string][]int{}, cvxSeries: map[string][]string{},
 		cvx: map[string]string{}, mvx: map[string]string{}}
 	steps := []func() error{t.loadNames, t.loadPlaces, t.loadVaccines, t.loadBehaviour, t.loadCodes}
 	for _, f := range steps {
@@ -215,6 +217,11 @@ func (t *tables) loadVaccines() error {
 		for _, s := range pr.series {
 			if _, ok := t.series[s]; !ok {
 				return fmt.Errorf("products.tsv: %s: unknown series %s", pr.name, s)
+			}
+		}
+		for _, s := range pr.series {
+			if !slices.Contains(t.cvxSeries[pr.cvx], s) {
+				t.cvxSeries[pr.cvx] = append(t.cvxSeries[pr.cvx], s)
 			}
 		}
 		t.slots[pr.slot] = append(t.slots[pr.slot], len(t.products))
