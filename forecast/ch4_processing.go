@@ -26,7 +26,10 @@ type patient struct {
 	// byAntigen holds the antigen administered records of each antigen
 	// (4.2 step 2), in date order.
 	byAntigen [][]*patientDose
-	sc        *scratch
+	// live holds the doses of a conflicting (previous) vaccine type of a
+	// live virus conflict, in date order.
+	live []*patientDose
+	sc   *scratch
 	tr        *tracer
 	notices   []string
 }
@@ -125,6 +128,12 @@ func (p *patient) organizeHistory(in []Dose) {
 		p.doses[i].pos = i
 	}
 	p.splitIntoAntigens()
+	p.live = p.sc.ptrs.room(len(p.doses))
+	for i := range p.doses {
+		if p.e.conflicting[p.doses[i].cvx] {
+			p.live = append(p.live, &p.doses[i])
+		}
+	}
 	p.findConflictCandidates()
 }
 

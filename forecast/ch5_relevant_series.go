@@ -44,6 +44,9 @@ func (p *patient) genderMatches(sr *series) bool {
 // CALCDTIND-1 indication begin age date ≤ assessment date <
 // CALCDTIND-2 indication end age date.
 func (p *patient) anyIndicationApplies(sr *series) bool {
+	if len(p.obs) == 0 {
+		return false
+	}
 	for i := range sr.indications {
 		in := &sr.indications[i]
 		if !p.hasObservation(in.code) {

@@ -28,6 +28,7 @@ type seriesForecast struct {
 	unadjRecommended, unadjPastDue         Date
 	vaccines                               []int // indexes in the target's preferable vaccines
 	priority                               bool  // FORECASTPRIORITY-1
+	datesDone                              bool  // completeDates has run
 }
 
 // forecastSeries runs chapter 7 for one evaluated series.
@@ -110,7 +111,8 @@ func (p *patient) forecastNeedAndDates(run *seriesRun, doses []*patientDose, ac 
 	}
 	fc.status = NotComplete
 	fc.target = run.cur
-	p.forecastDates(run, sd, age, doses, &fc)
+	// The other dates (7.5) are computed only for the best series, when
+	// chapter 9 needs them (completeDates).
 	return fc
 }
 
@@ -155,12 +157,14 @@ func (p *patient) candidateEarliest(run *seriesRun, sd *seriesDose, age *ageRule
 // forecastConflictEnd is the latest conflict end date (CALCDTCONFLICT-2)
 // that an earlier dose imposes on the preferable vaccines of the target.
 func (p *patient) forecastConflictEnd(run *seriesRun, sd *seriesDose, doses []*patientDose) Date {
+	if len(p.live) == 0 {
+		return 0
+	}
 	var latest Date
 	for k := range sd.preferable {
 		rules := p.e.conflictsByCurrent[sd.preferable[k].cvx]
 		for r := range rules {
-			for j := range p.doses {
-				prev := &p.doses[j]
+			for _, prev := range p.live {
 				if prev.cvx != rules[r].previous {
 					continue
 				}
@@ -172,9 +176,19 @@ func (p *patient) forecastConflictEnd(run *seriesRun, sd *seriesDose, doses []*p
 	return latest
 }
 
-// forecastDates applies FORECASTDT-1 … -6, FORECASTRECVAC-1, FORECASTDN-1,
-// and FORECASTPRIORITY-1.
-func (p *patient) forecastDates(run *seriesRun, sd *seriesDose, age *ageRule, doses []*patientDose, fc *seriesForecast) {
+// completeDates applies FORECASTDT-2 … -6, FORECASTRECVAC-1, FORECASTDN-1
+// and FORECASTPRIORITY-1 to a series forecast that needs another dose
+// (FORECASTDT-1, the earliest date, is set by forecastNeedAndDates). Only
+// best series need these, so they are computed on demand, once.
+func (p *patient) completeDates(run *seriesRun) {
+	fc := &run.fc
+	if fc.status != NotComplete || fc.datesDone {
+		return
+	}
+	fc.datesDone = true
+	doses := run.doses
+	sd := &run.s.doses[run.targets[fc.target].sd]
+	age := relevantAge(sd, p.asOf)
 	var earliestRecInt, latestRecInt Date
 	nIntervals, nPriority := 0, 0
 	for k := range sd.intervals {

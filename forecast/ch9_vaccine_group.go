@@ -178,6 +178,7 @@ func (p *patient) blend(gi int, ms []member, buf []AntigenForecast) (GroupForeca
 	// FORECASTVG-7: reasons; per-antigen forecasts.
 	first0 := len(buf)
 	for _, m := range ms {
+		p.completeDates(m.run)
 		fc := &m.run.fc
 		af := AntigenForecast{
 			Antigen: p.e.s.antigens[m.antigen].name, SeriesName: m.run.s.name, SeriesType: m.run.s.typ.String(),

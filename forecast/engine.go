@@ -13,6 +13,7 @@ import (
 type Engine struct {
 	s                  *schedule
 	conflictsByCurrent [][]liveVirusConflict // by current (impacted) CVX
+	conflicting        []bool                // by CVX: a previous (conflicting) vaccine type
 	groupNames         []string
 	reasonTexts        []string // reasonSet → text, precomputed
 	pool               sync.Pool
@@ -37,8 +38,10 @@ func NewFromFS(fsys fs.FS) (*Engine, error) {
 		return nil, fmt.Errorf("compile CDSi supporting data: %w", err)
 	}
 	e := &Engine{s: s, conflictsByCurrent: make([][]liveVirusConflict, maxCVX)}
+	e.conflicting = make([]bool, maxCVX)
 	for _, c := range s.conflicts {
 		e.conflictsByCurrent[c.current] = append(e.conflictsByCurrent[c.current], c)
+		e.conflicting[c.previous] = true
 	}
 	for _, g := range s.groups {
 		e.groupNames = append(e.groupNames, g.name)
