@@ -28,10 +28,10 @@ type patient struct {
 	byAntigen [][]*patientDose
 	// live holds the doses of a conflicting (previous) vaccine type of a
 	// live virus conflict, in date order.
-	live []*patientDose
-	sc   *scratch
-	tr        *tracer
-	notices   []string
+	live    []*patientDose
+	sc      *scratch
+	tr      *tracer
+	notices []string
 }
 
 // patientDose is a vaccine dose administered as the engine sees it.
