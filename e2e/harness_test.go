@@ -70,20 +70,28 @@ var stores = []string{"sqlite", "postgres"}
 
 var listenRE = regexp.MustCompile(`immunis listening on (http://\S+) \(FHIR base (\S+)\)`)
 
-// Start boots the binary on the given store with extra args/env.
+// Start boots the binary on a fresh store of the given kind with extra
+// args/env.
 func Start(t testing.TB, storeKind string, args []string, env ...string) *Server {
 	t.Helper()
-	bin := binary(t)
-	all := []string{"serve", "--addr", "127.0.0.1:0", "--log-level", "warn"}
+	var db []string
 	switch storeKind {
 	case "sqlite":
-		all = append(all, "--data-dir", t.TempDir())
+		db = []string{"--data-dir", t.TempDir()}
 	case "postgres":
-		all = append(all, "--database-url", testdb.New(t), "--data-dir", t.TempDir())
+		db = []string{"--database-url", testdb.New(t), "--data-dir", t.TempDir()}
 	default:
 		t.Fatalf("unknown store %q", storeKind)
 	}
-	all = append(all, args...)
+	return StartWith(t, append(db, args...), env...)
+}
+
+// StartWith boots the binary with exactly these serve flags (which must
+// name the store).
+func StartWith(t testing.TB, args []string, env ...string) *Server {
+	t.Helper()
+	bin := binary(t)
+	all := append([]string{"serve", "--addr", "127.0.0.1:0", "--log-level", "warn"}, args...)
 	cmd := exec.Command(bin, all...)
 	cmd.Env = append(os.Environ(), env...)
 	stdout, err := cmd.StdoutPipe()

@@ -37,6 +37,7 @@ type entry struct {
 	// outcome of processing
 	res     *fhir.Resource
 	created bool
+	noop    bool // an update that changed nothing
 	status  string
 	outcome []fhir.Issue
 	bundle  *fhir.Bundle // GET searches
@@ -259,7 +260,7 @@ func (s *Service) transaction(ctx context.Context, entries []*entry) error {
 		ids := map[string]string{} // fullUrl → Type/id
 		// 1. Conditional criteria decide ids before references are rewritten.
 		for _, e := range entries {
-			e.res, e.created, e.status, e.outcome, e.bundle = nil, false, "", nil, nil
+			e.res, e.created, e.status, e.outcome, e.bundle, e.noop = nil, false, "", nil, nil, false
 			switch {
 			case e.method == "POST" && e.ifNoneExist != "":
 				if err := tx.Lock(ctx, "cond:"+e.typ+"?"+e.ifNoneExist); err != nil {
@@ -394,7 +395,7 @@ func (s *Service) runEntry(ctx context.Context, tx store.Tx, e *entry, at time.T
 		if err != nil {
 			return err
 		}
-		e.res, e.created = r.Resource, r.Created
+		e.res, e.created, e.noop = r.Resource, r.Created, r.NoOp
 		e.status = "200 OK"
 		if r.Created {
 			e.status = "201 Created"
@@ -489,7 +490,7 @@ func (s *Service) batch(ctx context.Context, entries []*entry) {
 			continue
 		}
 		err := s.Store.Write(ctx, func(tx store.Tx) error {
-			e.res, e.created, e.status, e.outcome, e.bundle = nil, false, "", nil, nil
+			e.res, e.created, e.status, e.outcome, e.bundle, e.noop = nil, false, "", nil, nil, false
 			at := s.now()
 			switch {
 			case e.method == "POST" && e.ifNoneExist != "":
@@ -563,6 +564,9 @@ func (s *Service) batch(ctx context.Context, entries []*entry) {
 	}
 }
 
+// NoChange is the message of updates that wrote no version.
+const NoChange = "no change: the resource was identical to the current version"
+
 // responseEntry renders the response entry of e.
 func (s *Service) responseEntry(e *entry, opt BundleOptions) fhir.Entry {
 	out := fhir.Entry{Response: &fhir.EntryResponse{Status: e.status}}
@@ -576,6 +580,9 @@ func (s *Service) responseEntry(e *entry, opt BundleOptions) fhir.Entry {
 	if e.bundle != nil {
 		out.Resource = fhir.MustMarshal(e.bundle)
 		return out
+	}
+	if e.noop {
+		out.Response.Outcome = fhir.MustMarshal(fhir.OutcomeObject(fhir.Information(NoChange)))
 	}
 	if r := e.res; r != nil {
 		out.FullURL = s.BaseURL + "/" + r.Ref()

@@ -365,7 +365,7 @@ func (s *Server) writeResult(c *gin.Context, status int, res *interaction.Result
 			case res.Created:
 				msg = "created"
 			case res.NoOp:
-				msg = "no change: the resource was identical to the current version"
+				msg = interaction.NoChange
 			}
 			issues = fhir.Information(msg)
 		}

@@ -58,6 +58,11 @@ type Tx interface {
 	ReferencedBy(ctx context.Context, typ, id string) (string, error)
 	// Query runs a compiled search statement inside the transaction.
 	Query(ctx context.Context, st search.Statement, fn func(Row) error) error
+
+	// Batch forms for bulk loading (one statement for many resources).
+	LockMany(ctx context.Context, keys []string) error
+	CurrentMany(ctx context.Context, typ string, ids []string) (map[string]*fhir.Resource, error)
+	LiveMany(ctx context.Context, typ string, ids []string) (map[string]bool, error)
 }
 
 // Version is one write: the new version and, unless it is a create, the

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -30,6 +31,17 @@ var version = "0.1.0-dev"
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// IMMUNIS_CPUPROFILE=file writes a CPU profile of the whole run (for
+	// the benchmarks' "where does the time go").
+	if path := os.Getenv("IMMUNIS_CPUPROFILE"); path != "" {
+		f, err := os.Create(path)
+		if err == nil && pprof.StartCPUProfile(f) == nil {
+			code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+			pprof.StopCPUProfile()
+			f.Close()
+			os.Exit(code)
+		}
+	}
 	os.Exit(run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
@@ -43,6 +55,8 @@ func commands() []command {
 	return []command{
 		{"serve", "run the FHIR server", serveCmd},
 		{"migrate", "apply database migrations and exit", migrateCmd},
+		{"load", "load FHIR Bundles and NDJSON into the database", loadCmd},
+		{"synth", "generate a synthetic jurisdiction (NDJSON, or --load it)", synthCmd},
 		{"version", "print the version", func(_ context.Context, _ []string, _ io.Reader, stdout, _ io.Writer) int {
 			fmt.Fprintln(stdout, "immunis", version)
 			return 0

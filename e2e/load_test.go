@@ -1,0 +1,296 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/immunis/immunis/internal/testdb"
+)
+
+const syntheaDir = "../../shared/testdata/synthea"
+
+// storeArgs returns the database flags of a fresh store of kind.
+func storeArgs(t *testing.T, kind string) []string {
+	t.Helper()
+	if kind == "postgres" {
+		return []string{"--database-url", testdb.New(t), "--data-dir", t.TempDir()}
+	}
+	return []string{"--data-dir", t.TempDir()}
+}
+
+// runCLI runs the binary and returns stdout, stderr and the exit code.
+func runCLI(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command(binary(t), args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return out.String(), errb.String(), code
+}
+
+var summaryRE = regexp.MustCompile(`loaded (\d+) new, (\d+) updated, (\d+) unchanged, (\d+) rejected, (\d+) skipped`)
+
+type loadSummary struct{ created, updated, unchanged, rejected, skipped int }
+
+func parseSummary(t *testing.T, out string) loadSummary {
+	t.Helper()
+	m := summaryRE.FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no summary in output:\n%s", out)
+	}
+	n := func(i int) int { v, _ := strconv.Atoi(m[i]); return v }
+	return loadSummary{n(1), n(2), n(3), n(4), n(5)}
+}
+
+// countNDJSON counts resources per type in a directory of NDJSON files,
+// independently of the loader.
+func countNDJSON(t *testing.T, dir string) map[string]int {
+	t.Helper()
+	counts := map[string]int{}
+	paths, _ := filepath.Glob(filepath.Join(dir, "*.ndjson"))
+	for _, p := range paths {
+		if filepath.Base(p) == "log.ndjson" {
+			continue
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(f)
+		sc.Buffer(make([]byte, 1<<20), 1<<26)
+		for sc.Scan() {
+			var head struct {
+				ResourceType string `json:"resourceType"`
+			}
+			if len(bytes.TrimSpace(sc.Bytes())) == 0 {
+				continue
+			}
+			if err := json.Unmarshal(sc.Bytes(), &head); err != nil {
+				t.Fatalf("%s: %v", p, err)
+			}
+			counts[head.ResourceType]++
+		}
+		f.Close()
+	}
+	return counts
+}
+
+var served = map[string]bool{"Patient": true, "Immunization": true, "ImmunizationRecommendation": true, "ImmunizationEvaluation": true,
+	"Organization": true, "Practitioner": true, "Location": true, "RelatedPerson": true, "Group": true, "Provenance": true}
+
+func TestLoadSynthea(t *testing.T) {
+	dir := filepath.Join(syntheaDir, "bulk-100-patients")
+	if _, err := os.Stat(dir); err != nil {
+		t.Skipf("shared Synthea samples not present: %v", err)
+	}
+	counts := countNDJSON(t, dir)
+	wantLoaded, wantSkipped := 0, 0
+	for typ, n := range counts {
+		if served[typ] {
+			wantLoaded += n
+		} else {
+			wantSkipped += n
+		}
+	}
+	for _, kind := range stores {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			db := storeArgs(t, kind)
+			out, errOut, code := runCLI(t, append(append([]string{"load"}, db...), dir)...)
+			if code != 0 {
+				t.Fatalf("load exit %d\n%s\n%s", code, out, errOut)
+			}
+			s := parseSummary(t, out)
+			if s.created != wantLoaded || s.skipped != wantSkipped || s.rejected != 0 {
+				t.Errorf("first load %+v; want %d created, %d skipped", s, wantLoaded, wantSkipped)
+			}
+			// a second load changes nothing
+			out, _, code = runCLI(t, append(append([]string{"load"}, db...), dir)...)
+			s2 := parseSummary(t, out)
+			if code != 0 || s2.created != 0 || s2.updated != 0 || s2.unchanged != wantLoaded {
+				t.Errorf("second load %+v (exit %d); want all %d unchanged", s2, code, wantLoaded)
+			}
+			// the data is really there, through the API
+			srv := StartWith(t, db)
+			for typ, n := range counts {
+				if !served[typ] {
+					continue
+				}
+				b := srv.Do(t, "GET", typ+"?_summary=count", nil).Expect(t, 200).JSON(t)
+				if got := int(b["total"].(float64)); got != n {
+					t.Errorf("%s: %d served, want %d", typ, got, n)
+				}
+			}
+		})
+	}
+}
+
+func TestLoadServesWhatItLoaded(t *testing.T) {
+	dir := filepath.Join(syntheaDir, "bundles-covid-juvenile")
+	if _, err := os.Stat(dir); err != nil {
+		t.Skipf("shared Synthea samples not present: %v", err)
+	}
+	// Count Immunizations and Patients in the bundles independently.
+	wantImm, wantPat := 0, 0
+	paths, _ := filepath.Glob(filepath.Join(dir, "*.json"))
+	for _, p := range paths {
+		raw, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b struct {
+			Entry []struct {
+				Resource struct {
+					ResourceType string `json:"resourceType"`
+				} `json:"resource"`
+			} `json:"entry"`
+		}
+		if err := json.Unmarshal(raw, &b); err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range b.Entry {
+			switch e.Resource.ResourceType {
+			case "Immunization":
+				wantImm++
+			case "Patient":
+				wantPat++
+			}
+		}
+	}
+	dataDir := t.TempDir()
+	out, errOut, code := runCLI(t, "load", "--data-dir", dataDir, dir)
+	if code != 0 {
+		t.Fatalf("load exit %d\n%s\n%s", code, out, errOut)
+	}
+	s := StartWith(t, []string{"--data-dir", dataDir})
+	b := s.Do(t, "GET", "Immunization?_summary=count", nil).Expect(t, 200).JSON(t)
+	if int(b["total"].(float64)) != wantImm {
+		t.Errorf("%v Immunizations served, want %d", b["total"], wantImm)
+	}
+	b = s.Do(t, "GET", "Patient?_summary=count", nil).Expect(t, 200).JSON(t)
+	if int(b["total"].(float64)) != wantPat {
+		t.Errorf("%v Patients served, want %d", b["total"], wantPat)
+	}
+	// urn:uuid references were resolved to the loaded Patients
+	imm := s.Do(t, "GET", "Immunization?_count=1", nil).Expect(t, 200).JSON(t)
+	ref := imm["entry"].([]any)[0].(map[string]any)["resource"].(map[string]any)["patient"].(map[string]any)["reference"].(string)
+	s.Do(t, "GET", ref, nil).Expect(t, 200)
+}
+
+func TestLoadRejects(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "mixed.ndjson")
+	lines := []string{
+		`{"resourceType":"Patient","id":"good-1","gender":"female","birthDate":"2020-01-01"}`,
+		`{"resourceType":"Patient","id":"bad-1","gender":"robot"}`,
+		`this is not json`,
+		`{"resourceType":"Immunization","id":"imm-1","status":"completed","vaccineCode":{"coding":[{"system":"http://hl7.org/fhir/sid/cvx","code":"08"}]},"patient":{"reference":"Patient/good-1"},"occurrenceDateTime":"2020-02-01"}`,
+		`{"resourceType":"Immunization","id":"imm-2","status":"completed","vaccineCode":{"coding":[{"system":"http://hl7.org/fhir/sid/cvx","code":"08"}]},"patient":{"reference":"Patient/nobody"},"occurrenceDateTime":"2020-02-01"}`,
+		`{"resourceType":"Observation","id":"obs-1","status":"final","code":{"text":"x"}}`,
+	}
+	if err := os.WriteFile(in, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rejects := filepath.Join(dir, "rejects.ndjson")
+	for _, kind := range stores {
+		t.Run(kind, func(t *testing.T) {
+			rej := rejects + "." + kind
+			out, _, code := runCLI(t, append(append([]string{"load", "--rejects", rej}, storeArgs(t, kind)...), in)...)
+			if code == 0 {
+				t.Errorf("exit 0 although resources were rejected")
+			}
+			s := parseSummary(t, out)
+			if s.created != 2 || s.rejected != 3 || s.skipped != 1 {
+				t.Errorf("summary %+v, want 2 created, 3 rejected, 1 skipped", s)
+			}
+			raw, err := os.ReadFile(rej)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := strings.Split(strings.TrimSpace(string(raw)), "\n")
+			if len(got) != 3 {
+				t.Fatalf("%d reject lines, want 3:\n%s", len(got), raw)
+			}
+			for _, want := range []string{"Patient.gender", "not valid JSON", "Patient/nobody"} {
+				if !strings.Contains(string(raw), want) {
+					t.Errorf("rejects do not mention %q", want)
+				}
+			}
+			for _, l := range got {
+				var m map[string]any
+				if err := json.Unmarshal([]byte(l), &m); err != nil || m["outcome"] == nil || m["source"] == nil {
+					t.Errorf("reject line without outcome/source: %s", l)
+				}
+			}
+		})
+	}
+}
+
+// TestLoadKilledAndRestarted: a load killed halfway (SIGKILL) and run again
+// completes without duplicates.
+func TestLoadKilledAndRestarted(t *testing.T) {
+	dir := t.TempDir()
+	out, errOut, code := runCLI(t, "synth", "--patients", "1500", "--seed", "7", "--out", dir)
+	if code != 0 {
+		t.Fatalf("synth exit %d\n%s\n%s", code, out, errOut)
+	}
+	counts := countNDJSON(t, dir)
+	want := 0
+	for typ, n := range counts {
+		if served[typ] {
+			want += n
+		}
+	}
+	db := storeArgs(t, "postgres")
+	cmd := exec.Command(binary(t), append(append([]string{"load", "--batch-size", "100"}, db...), dir)...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2500 * time.Millisecond)
+	_ = cmd.Process.Signal(syscall.SIGKILL)
+	_ = cmd.Wait()
+
+	out, errOut, code = runCLI(t, append(append([]string{"load"}, db...), dir)...)
+	if code != 0 {
+		t.Fatalf("restarted load exit %d\n%s\n%s", code, out, errOut)
+	}
+	s := parseSummary(t, out)
+	if s.created+s.unchanged != want || s.updated != 0 {
+		t.Errorf("restart %+v: created+unchanged should be %d with no updates", s, want)
+	}
+	if s.unchanged == 0 {
+		t.Logf("the first load was killed before it wrote anything (%+v)", s)
+	}
+	srv := StartWith(t, db)
+	total := 0
+	for typ, n := range counts {
+		if !served[typ] {
+			continue
+		}
+		b := srv.Do(t, "GET", typ+"?_summary=count", nil).Expect(t, 200).JSON(t)
+		got := int(b["total"].(float64))
+		if got != n {
+			t.Errorf("%s: %d stored, want %d (duplicates or losses)", typ, got, n)
+		}
+		total += got
+	}
+	if total != want {
+		t.Errorf("%d resources stored, want %d", total, want)
+	}
+}

@@ -1,0 +1,393 @@
+// Package loader is `immunis load`: it reads FHIR data (transaction, batch
+// and collection Bundles, NDJSON, directories of them, gzip of each) and
+// writes it through the interaction layer's bulk path — the same validation,
+// reference rules and index rows as the REST API — in large batches on all
+// cores, or over HTTP to a running server. Re-running a load changes
+// nothing: resource ids (or identifiers) decide. It imports `fhir` and
+// `interaction`; only the main program imports it.
+package loader
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/immunis/immunis/fhir"
+	"github.com/immunis/immunis/interaction"
+)
+
+// Parsed is an item that passed the quick look (type known and served).
+type Parsed struct {
+	Item
+	Type        string
+	ID          string
+	IfNoneExist string
+	Obj         fhir.Object // set by validating sinks
+}
+
+// Result of writing one item.
+type Result struct {
+	Outcome interaction.LoadOutcome
+	Err     error
+}
+
+// Sink writes batches: to the database through interaction, or over HTTP.
+type Sink interface {
+	// Prepare validates one item (in parallel workers) and may set Obj.
+	Prepare(p *Parsed) error
+	// Supports reports whether the destination stores typ.
+	Supports(typ string) bool
+	// Write writes a batch; the error is for the batch as a whole.
+	Write(ctx context.Context, batch []*Parsed) ([]Result, error)
+}
+
+// Loader runs loads.
+type Loader struct {
+	Sink      Sink
+	Workers   int // validating goroutines; default GOMAXPROCS
+	BatchSize int // resources per transaction; default 500
+	// Rejects receives one NDJSON line per rejected resource.
+	Rejects io.Writer
+	// Progress is called about every second with the counts so far.
+	Progress func(p Progress)
+	Now      func() time.Time
+}
+
+// Progress is the running state of a load.
+type Progress struct {
+	Resources  int64 // items finished (any outcome)
+	BytesRead  int64
+	BytesTotal int64
+	Elapsed    time.Duration
+}
+
+// Summary is what a load did.
+type Summary struct {
+	Created, Updated, Unchanged int64
+	Rejected                    int64
+	Skipped                     map[string]int64 // unsupported types
+	Elapsed                     time.Duration
+}
+
+// Total is every resource read.
+func (s Summary) Total() int64 {
+	n := s.Created + s.Updated + s.Unchanged + s.Rejected
+	for _, v := range s.Skipped {
+		n += v
+	}
+	return n
+}
+
+// String renders the summary for people.
+func (s Summary) String() string {
+	var b strings.Builder
+	rate := 0.0
+	if s.Elapsed > 0 {
+		rate = float64(s.Total()) / s.Elapsed.Seconds()
+	}
+	fmt.Fprintf(&b, "loaded %d new, %d updated, %d unchanged, %d rejected, %d skipped in %s (%.0f resources/s)\n",
+		s.Created, s.Updated, s.Unchanged, s.Rejected, s.skipped(), s.Elapsed.Round(time.Millisecond), rate)
+	if len(s.Skipped) > 0 {
+		types := make([]string, 0, len(s.Skipped))
+		for t := range s.Skipped {
+			types = append(types, t)
+		}
+		sort.Strings(types)
+		b.WriteString("skipped (types this server does not store):")
+		for _, t := range types {
+			fmt.Fprintf(&b, " %s=%d", t, s.Skipped[t])
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+func (s Summary) skipped() int64 {
+	var n int64
+	for _, v := range s.Skipped {
+		n += v
+	}
+	return n
+}
+
+// retryable rejections: the referenced resource may come later in the input.
+func retryable(err error) bool {
+	var fe *fhir.Error
+	if !errors.As(err, &fe) || len(fe.Issues) == 0 {
+		return false
+	}
+	switch fe.Issues[0].MsgID {
+	case "IMM-REF-001", "IMM-REF-006":
+		return true
+	}
+	return false
+}
+
+// Source produces items; it counts the bytes it consumed in read.
+type Source func(ctx context.Context, read *atomic.Int64, emit func(Item) error) error
+
+// Run loads every input path (files, directories, .gz).
+func (l *Loader) Run(ctx context.Context, paths []string) (Summary, error) {
+	list, err := files(paths)
+	if err != nil {
+		return Summary{Skipped: map[string]int64{}}, err
+	}
+	var total int64
+	for _, f := range list {
+		if st, err := os.Stat(f); err == nil {
+			total += st.Size()
+		}
+	}
+	return l.RunSource(ctx, total, func(ctx context.Context, read *atomic.Int64, emit func(Item) error) error {
+		for _, f := range list {
+			if err := readFile(f, read, emit); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// RunSource loads what src produces; total is its size in bytes for the
+// progress display (0 when unknown).
+func (l *Loader) RunSource(ctx context.Context, total int64, src Source) (Summary, error) {
+	now := l.Now
+	if now == nil {
+		now = time.Now
+	}
+	start := now()
+	sum := Summary{Skipped: map[string]int64{}}
+	workers := l.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	batchSize := l.BatchSize
+	if batchSize <= 0 {
+		batchSize = 500
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	var bytesRead atomic.Int64
+	raw := make(chan Item, 4*batchSize)
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(raw)
+		readErr <- src(ctx, &bytesRead, func(it Item) error {
+			select {
+			case raw <- it:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+	}()
+
+	// Validation on every core; each result goes to the writer in
+	// arrival order.
+	type prepared struct {
+		p       *Parsed
+		skip    string
+		err     error
+		source  string
+		rawBody []byte
+	}
+	ready := make(chan prepared, 4*batchSize)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for it := range raw {
+				p, skip, err := l.prepare(it)
+				select {
+				case ready <- prepared{p: p, skip: skip, err: err, source: it.Source, rawBody: it.Body}:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	go func() { wg.Wait(); close(ready) }()
+
+	var deferred []*Parsed
+	var done int64
+	lastReport := now()
+	report := func(force bool) {
+		if l.Progress == nil {
+			return
+		}
+		if t := now(); force || t.Sub(lastReport) >= time.Second {
+			lastReport = t
+			l.Progress(Progress{Resources: done, BytesRead: bytesRead.Load(), BytesTotal: total, Elapsed: t.Sub(start)})
+		}
+	}
+	reject := func(source string, body []byte, err error) error {
+		sum.Rejected++
+		return l.writeReject(source, body, err)
+	}
+	flush := func(batch []*Parsed, final bool) error {
+		if len(batch) == 0 {
+			return nil
+		}
+		res, err := l.Sink.Write(ctx, batch)
+		if err != nil {
+			return fmt.Errorf("write batch starting at %s: %w", batch[0].Source, err)
+		}
+		for i, r := range res {
+			p := batch[i]
+			switch r.Outcome {
+			case interaction.LoadCreated:
+				sum.Created++
+			case interaction.LoadUpdated:
+				sum.Updated++
+			case interaction.LoadUnchanged:
+				sum.Unchanged++
+			default:
+				if !final && retryable(r.Err) {
+					deferred = append(deferred, p)
+					continue
+				}
+				if err := reject(p.Source, p.Body, r.Err); err != nil {
+					return err
+				}
+			}
+			done++
+		}
+		report(false)
+		return nil
+	}
+
+	var batch []*Parsed
+	for pr := range ready {
+		switch {
+		case pr.skip != "":
+			sum.Skipped[pr.skip]++
+			done++
+		case pr.err != nil:
+			if err := reject(pr.source, pr.rawBody, pr.err); err != nil {
+				return sum, err
+			}
+			done++
+		default:
+			batch = append(batch, pr.p)
+			if len(batch) >= batchSize {
+				if err := flush(batch, false); err != nil {
+					return sum, err
+				}
+				batch = nil
+			}
+		}
+	}
+	if err := <-readErr; err != nil {
+		return sum, err
+	}
+	if err := flush(batch, false); err != nil {
+		return sum, err
+	}
+	// Items whose references came later in the input: retry while that
+	// makes progress, then reject what is left.
+	for len(deferred) > 0 {
+		again := deferred
+		deferred = nil
+		before := len(again)
+		for i := 0; i < len(again); i += batchSize {
+			if err := flush(again[i:min(i+batchSize, len(again))], false); err != nil {
+				return sum, err
+			}
+		}
+		if len(deferred) == before {
+			last := deferred
+			deferred = nil
+			for i := 0; i < len(last); i += batchSize {
+				if err := flush(last[i:min(i+batchSize, len(last))], true); err != nil {
+					return sum, err
+				}
+			}
+		}
+	}
+	sum.Elapsed = now().Sub(start)
+	report(true)
+	return sum, nil
+}
+
+// prepare looks at an item: its type (skipping unsupported ones), the id or
+// identifier that makes the load idempotent, and the sink's validation.
+func (l *Loader) prepare(it Item) (*Parsed, string, error) {
+	var head struct {
+		ResourceType string `json:"resourceType"`
+		ID           string `json:"id"`
+		Identifier   []struct {
+			System string `json:"system"`
+			Value  string `json:"value"`
+		} `json:"identifier"`
+	}
+	if err := json.Unmarshal(it.Body, &head); err != nil {
+		return nil, "", fhir.Invalid("IMM-JSON-001", "", "not valid JSON: %v", err)
+	}
+	if head.ResourceType == "" {
+		return nil, "", fhir.Invalid("IMM-VAL-001", "resourceType", "the resource has no resourceType")
+	}
+	if !l.Sink.Supports(head.ResourceType) {
+		return nil, head.ResourceType, nil
+	}
+	p := &Parsed{Item: it, Type: head.ResourceType, ID: head.ID, IfNoneExist: it.IfNoneExist}
+	if p.ID == "" {
+		p.ID = idFromFullURL(it.FullURL)
+	}
+	if p.ID == "" && p.IfNoneExist == "" {
+		for _, id := range head.Identifier {
+			if id.System != "" && id.Value != "" {
+				p.IfNoneExist = "identifier=" + escapeToken(id.System) + "|" + escapeToken(id.Value)
+				break
+			}
+		}
+	}
+	if p.ID != "" && !fhir.ValidID(p.ID) {
+		return nil, "", fhir.Invalid("IMM-ID-001", head.ResourceType+".id", "%q is not a valid resource id", p.ID)
+	}
+	if err := l.Sink.Prepare(p); err != nil {
+		return nil, "", err
+	}
+	return p, "", nil
+}
+
+// escapeToken escapes a search value (search.html escaping) and makes it
+// safe inside a query string.
+func escapeToken(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `,`, `\,`, `|`, `\|`, `$`, `\$`)
+	return queryEscape(r.Replace(s))
+}
+
+// writeReject appends one NDJSON line: where, the resource, the outcome.
+func (l *Loader) writeReject(source string, body []byte, err error) error {
+	if l.Rejects == nil {
+		return nil
+	}
+	line := map[string]any{
+		"source":  source,
+		"outcome": fhir.OutcomeObject(fhir.AsError(err).Issues),
+	}
+	if json.Valid(body) {
+		line["resource"] = json.RawMessage(body)
+	} else {
+		line["resource_text"] = string(body)
+	}
+	b, mErr := fhir.Marshal(line)
+	if mErr != nil {
+		return fmt.Errorf("write reject: %w", mErr)
+	}
+	if _, wErr := l.Rejects.Write(append(b, '\n')); wErr != nil {
+		return fmt.Errorf("write reject: %w", wErr)
+	}
+	return nil
+}

@@ -1,0 +1,118 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/immunis/immunis/fhir"
+	"github.com/immunis/immunis/search"
+)
+
+// Batch operations for bulk loading: one statement for many resources
+// instead of one round trip each.
+
+// batchChunk bounds the bind arguments of one IN list.
+const batchChunk = 500
+
+// LockMany takes the locks of keys in a fixed (sorted) order, so that two
+// batches never deadlock on each other.
+func (t *tx) LockMany(ctx context.Context, keys []string) error {
+	if t.d.name() == search.SQLite || len(keys) == 0 {
+		return nil
+	}
+	ks := make([]int64, 0, len(keys))
+	seen := map[int64]bool{}
+	for _, k := range keys {
+		h := lockKey(k)
+		if !seen[h] {
+			seen[h] = true
+			ks = append(ks, h)
+		}
+	}
+	sort.Slice(ks, func(i, j int) bool { return ks[i] < ks[j] })
+	for start := 0; start < len(ks); start += batchChunk {
+		chunk := ks[start:min(start+batchChunk, len(ks))]
+		args := make([]any, len(chunk))
+		ph := make([]string, len(chunk))
+		for i, k := range chunk {
+			args[i] = k
+			ph[i] = fmt.Sprintf("($%d::bigint, %d)", i+1, i)
+		}
+		q := `SELECT pg_advisory_xact_lock(k) FROM (VALUES ` + strings.Join(ph, ", ") + `) v(k, n) ORDER BY n`
+		if _, err := t.tx.ExecContext(ctx, q, args...); err != nil {
+			return fmt.Errorf("lock %d resources: %w", len(chunk), err)
+		}
+	}
+	return nil
+}
+
+// CurrentMany reads the current versions of typ/ids; missing ids are absent
+// from the map.
+func (t *tx) CurrentMany(ctx context.Context, typ string, ids []string) (map[string]*fhir.Resource, error) {
+	out := make(map[string]*fhir.Resource, len(ids))
+	for start := 0; start < len(ids); start += batchChunk {
+		chunk := ids[start:min(start+batchChunk, len(ids))]
+		args := []any{typ}
+		ph := make([]string, len(chunk))
+		for i, id := range chunk {
+			args = append(args, id)
+			ph[i] = fmt.Sprintf("$%d", i+2)
+		}
+		rows, err := t.tx.QueryContext(ctx, `SELECT `+search.ResourceColumns+` FROM resource r WHERE r.type = $1 AND r.id IN (`+strings.Join(ph, ", ")+`)`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("read %d %s: %w", len(chunk), typ, err)
+		}
+		for rows.Next() {
+			r, _, err := scanResource(rows, nil)
+			if err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("read %s: %w", typ, err)
+			}
+			out[r.ID] = r
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("read %s: %w", typ, err)
+		}
+	}
+	return out, nil
+}
+
+// LiveMany reports which of typ/ids exist and are not deleted, keeping them
+// from being deleted until the transaction ends (like Live).
+func (t *tx) LiveMany(ctx context.Context, typ string, ids []string) (map[string]bool, error) {
+	out := make(map[string]bool, len(ids))
+	lock := ""
+	if t.d.name() == search.Postgres {
+		lock = " FOR SHARE"
+	}
+	for start := 0; start < len(ids); start += batchChunk {
+		chunk := ids[start:min(start+batchChunk, len(ids))]
+		args := []any{typ}
+		ph := make([]string, len(chunk))
+		for i, id := range chunk {
+			args = append(args, id)
+			ph[i] = fmt.Sprintf("$%d", i+2)
+		}
+		rows, err := t.tx.QueryContext(ctx, `SELECT id, deleted FROM resource WHERE type = $1 AND id IN (`+strings.Join(ph, ", ")+`)`+lock, args...)
+		if err != nil {
+			return nil, fmt.Errorf("check %d %s exist: %w", len(chunk), typ, err)
+		}
+		for rows.Next() {
+			var id string
+			var deleted any
+			if err := rows.Scan(&id, &deleted); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("check %s exist: %w", typ, err)
+			}
+			out[id] = !truthy(deleted)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("check %s exist: %w", typ, err)
+		}
+	}
+	return out, nil
+}
