@@ -143,35 +143,39 @@ func (p *patient) organizeHistory(in []Dose) {
 // Varicella).
 func (p *patient) splitIntoAntigens() {
 	n := len(p.e.s.antigens)
+	if cap(p.sc.byAntigen) < n {
+		p.sc.byAntigen = make([][]*patientDose, n)
+	}
+	p.byAntigen = p.sc.byAntigen[:n]
+	clear(p.byAntigen)
+	// One pass records (antigen, dose) pairs, a counting sort groups them
+	// by antigen keeping date order.
+	pairs := p.sc.ints.room(2 * 8 * len(p.doses))
 	counts := p.sc.ints.take(n)
-	p.byAntigen = make([][]*patientDose, n)
-	for pass := 0; pass < 2; pass++ {
-		for i := range p.doses {
-			d := &p.doses[i]
-			prev := -1
-			for _, as := range p.e.s.cvx[d.cvx].associations {
-				if as.antigen == prev {
-					continue
-				}
-				begin := p.ageDate(as.beginAge, MinDate)
-				end := p.ageDate(as.endAge, MaxDate)
-				if begin <= d.date && d.date < end {
-					prev = as.antigen
-					if pass == 0 {
-						counts[as.antigen]++
-					} else {
-						p.byAntigen[as.antigen] = append(p.byAntigen[as.antigen], d)
-					}
-				}
+	for i := range p.doses {
+		d := &p.doses[i]
+		prev := -1
+		for _, as := range p.e.s.cvx[d.cvx].associations {
+			if as.antigen == prev {
+				continue
 			}
-		}
-		if pass == 0 {
-			for ai := range counts {
-				if counts[ai] > 0 {
-					p.byAntigen[ai] = p.sc.ptrs.room(counts[ai])
-				}
+			if (as.beginAge.set || as.endAge.set) &&
+				(d.date < p.ageDate(as.beginAge, MinDate) || d.date >= p.ageDate(as.endAge, MaxDate)) {
+				continue
 			}
+			prev = as.antigen
+			counts[as.antigen]++
+			pairs = append(pairs, as.antigen, i)
 		}
+	}
+	for ai, c := range counts {
+		if c > 0 {
+			p.byAntigen[ai] = p.sc.ptrs.room(c)
+		}
+	}
+	for k := 0; k < len(pairs); k += 2 {
+		ai := pairs[k]
+		p.byAntigen[ai] = append(p.byAntigen[ai], &p.doses[pairs[k+1]])
 	}
 }
 

@@ -347,13 +347,14 @@ func (p *patient) doseEvaluations(outcomes []antigenOutcome, chosen []*seriesRun
 			continue
 		}
 		a := p.e.s.antigens[ai]
+		group, seriesType := p.e.s.groups[a.group].name, run.s.typ.String()
 		for i, d := range outcomes[ai].doses {
 			ev := &run.evals[i]
 			de := &out[start[d.input]]
 			start[d.input]++
 			*de = DoseEvaluation{
-				DoseID: d.id, DoseIndex: d.input, Antigen: a.name, VaccineGroup: p.e.s.groups[a.group].name,
-				Status: ev.status, Reason: p.e.reasonTexts[ev.reasons], SeriesName: run.s.name, SeriesType: run.s.typ.String(),
+				DoseID: d.id, DoseIndex: d.input, Antigen: a.name, VaccineGroup: group,
+				Status: ev.status, Reason: p.e.reasonTexts[ev.reasons], SeriesName: run.s.name, SeriesType: seriesType,
 				SeriesDoses: len(run.s.doses),
 			}
 			if ev.status != Valid {

@@ -17,6 +17,8 @@ type scratch struct {
 	ints    slab[int]
 	cands   slab[conflictCandidate]
 	dobAdd  []Date // DOB + interned duration, by duration id (0: not computed)
+
+	byAntigen [][]*patientDose
 }
 
 func (s *scratch) reset(nDurations int) {
