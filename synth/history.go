@@ -15,10 +15,10 @@ var wellChildVisits = []struct {
 	attend float64
 }{
 	{Span{}, 1}, {Span{M: 2}, 1}, {Span{M: 4}, 1}, {Span{M: 6}, 1}, {Span{M: 9}, 0.6}, {Span{M: 12}, 1},
-	{Span{M: 15}, 0.9}, {Span{M: 18}, 0.85}, {Span{M: 24}, 0.8}, {Span{M: 30}, 0.5}, {Span{Y: 3}, 0.6},
+	{Span{M: 15}, 0.85}, {Span{M: 18}, 0.82}, {Span{M: 24}, 0.8}, {Span{M: 30}, 0.5}, {Span{Y: 3}, 0.6},
 	{Span{Y: 4}, 0.95}, {Span{Y: 5}, 0.75}, {Span{Y: 6}, 0.5}, {Span{Y: 8}, 0.4}, {Span{Y: 10}, 0.4},
 	{Span{Y: 11}, 0.95}, {Span{Y: 12}, 0.6}, {Span{Y: 13}, 0.55}, {Span{Y: 14}, 0.45}, {Span{Y: 15}, 0.45},
-	{Span{Y: 16}, 0.6}, {Span{Y: 17}, 0.45}, {Span{Y: 18}, 0.4},
+	{Span{Y: 16}, 0.65}, {Span{Y: 17}, 0.45}, {Span{Y: 18}, 0.4},
 }
 
 // timeliness is how a family keeps visits: share of families, how often they come, how late.
@@ -37,11 +37,11 @@ const (
 	earlyVisitRate   = 0.05  // a prompt family's visit happens up to 3 weeks early
 	invalidGiveRate  = 0.35  // a provider gives a dose that is due soon though not yet valid
 	outOfStockRate   = 0.002 // a due dose is recorded not done: product out of stock
-	birthDoseRate    = 0.9   // the birth hospital gives the HepB birth dose
+	birthDoseRate    = 0.875 // the birth hospital gives the HepB birth dose
 	refusalRecorded  = 0.6   // a declined dose is recorded as not done
 	maxRefusalsKept  = 2     // per series
 	dueWindowDays    = 30    // a dose recommended within this many days is given now
-	secondFluDoseRat = 0.8   // children under 9 in their first season get the second dose
+	secondFluDoseRat = 0.85  // children under 9 in their first season get the second dose
 )
 
 // sim builds one person's immunization history.
