@@ -88,6 +88,19 @@ func newCVXSet(list []cvxCode) cvxSet {
 	return s
 }
 
+// set builds a cvxSet, sharing the bitmap of an identical earlier set.
+func (sch *schedule) set(list []cvxCode) cvxSet {
+	s := newCVXSet(list)
+	if s.bits != nil {
+		if b, ok := sch.bitsets[*s.bits]; ok {
+			s.bits = b
+		} else {
+			sch.bitsets[*s.bits] = s.bits
+		}
+	}
+	return s
+}
+
 // empty reports whether the set has no codes ("n/a" in the data).
 func (s cvxSet) empty() bool { return s.n == 0 }
 
@@ -137,6 +150,8 @@ func (t seriesType) String() string {
 
 // schedule is the compiled supporting data.
 type schedule struct {
+	strs          map[string]string // string interning while compiling
+	bitsets       map[[16]uint64]*[16]uint64
 	antigens      []*antigen
 	antigenByName map[string]int
 	groups        []*vaccineGroup
@@ -336,6 +351,8 @@ type skipCondition struct {
 // compile turns the decoded XML into a schedule.
 func compile(rd *rawData) (*schedule, error) {
 	s := &schedule{
+		strs:          map[string]string{},
+		bitsets:       map[[16]uint64]*[16]uint64{},
 		antigenByName: map[string]int{},
 		groupByName:   map[string]int{},
 		observations:  map[string]*observation{},
@@ -379,7 +396,7 @@ func compile(rd *rawData) (*schedule, error) {
 		}
 		info := s.cvx[c]
 		if info == nil {
-			info = &cvxInfo{code: c, shortDesc: strings.TrimSpace(m.ShortDescription)}
+			info = &cvxInfo{code: c, shortDesc: s.str(m.ShortDescription)}
 			s.cvx[c] = info
 		}
 		info.mapped = true
@@ -416,11 +433,11 @@ func compile(rd *rawData) (*schedule, error) {
 		code := normObsCode(o.ObservationCode)
 		s.observations[code] = &observation{
 			code:                 code,
-			title:                strings.TrimSpace(o.ObservationTitle),
-			group:                strings.TrimSpace(o.Group),
-			indicationText:       strings.TrimSpace(o.IndicationText),
-			contraindicationText: strings.TrimSpace(o.ContraindicationText),
-			clarifyingText:       strings.TrimSpace(o.ClarifyingText),
+			title:                s.str(o.ObservationTitle),
+			group:                s.str(o.Group),
+			indicationText:       s.str(o.IndicationText),
+			contraindicationText: s.str(o.ContraindicationText),
+			clarifyingText:       s.str(o.ClarifyingText),
 		}
 	}
 
@@ -436,7 +453,24 @@ func compile(rd *rawData) (*schedule, error) {
 	}
 	s.findUnspecifiedCVX()
 	s.internAges()
+	s.strs, s.bitsets = nil, nil
 	return s, nil
+}
+
+// code is normObsCode, interned.
+func (s *schedule) code(x string) string { return s.str(normObsCode(x)) }
+
+// str trims and interns a string of the data: the XML repeats the same
+// vaccine type names thousands of times, and one copy of each keeps the
+// engine small for the garbage collector.
+func (s *schedule) str(x string) string {
+	x = strings.TrimSpace(x)
+	if v, ok := s.strs[x]; ok {
+		return v
+	}
+	v := strings.Clone(x)
+	s.strs[v] = v
+	return v
 }
 
 // internAges gives every age of the data (durations added to the date of
@@ -585,7 +619,7 @@ func (s *schedule) compileAntigen(x *xmlAntigen) error {
 		if err != nil {
 			return wrap(fmt.Errorf("immunity birth date: %w", err))
 		}
-		bi := birthImmunity{before: d, country: strings.TrimSpace(b.BirthCountry)}
+		bi := birthImmunity{before: d, country: s.str(b.BirthCountry)}
 		for _, e := range b.Exclusion {
 			bi.exclusions = append(bi.exclusions, normObsCode(e.ExclusionCode))
 		}
@@ -598,15 +632,15 @@ func (s *schedule) compileAntigen(x *xmlAntigen) error {
 			return wrap(fmt.Errorf("contraindication %s: %w", c.ObservationCode, err))
 		}
 		a.contra = append(a.contra, antigenContraindication{
-			code: normObsCode(c.ObservationCode), title: strings.TrimSpace(c.ObservationTitle),
-			text: strings.TrimSpace(c.ContraindicationText), guidance: strings.TrimSpace(c.Guidance),
+			code: s.code(c.ObservationCode), title: s.str(c.ObservationTitle),
+			text: s.str(c.ContraindicationText), guidance: s.str(c.Guidance),
 			beginAge: b, endAge: e,
 		})
 	}
 	for _, c := range x.Contraindications.Vaccine.Contraindication {
 		vc := vaccineContraindication{
-			code: normObsCode(c.ObservationCode), title: strings.TrimSpace(c.ObservationTitle),
-			text: strings.TrimSpace(c.ContraindicationText), guidance: strings.TrimSpace(c.Guidance),
+			code: s.code(c.ObservationCode), title: s.str(c.ObservationTitle),
+			text: s.str(c.ContraindicationText), guidance: s.str(c.Guidance),
 		}
 		for _, v := range c.Vaccines {
 			cv, ok := parseCVX(v.CVX)
@@ -623,7 +657,7 @@ func (s *schedule) compileAntigen(x *xmlAntigen) error {
 		a.vaccineContra = append(a.vaccineContra, vc)
 	}
 	for i := range x.Series {
-		sr, err := compileSeries(&x.Series[i], ai)
+		sr, err := s.compileSeries(&x.Series[i], ai)
 		if err != nil {
 			return wrap(fmt.Errorf("series %q: %w", strings.TrimSpace(x.Series[i].SeriesName), err))
 		}
@@ -632,13 +666,13 @@ func (s *schedule) compileAntigen(x *xmlAntigen) error {
 	return nil
 }
 
-func compileSeries(x *xmlSeries, ai int) (*series, error) {
+func (s *schedule) compileSeries(x *xmlSeries, ai int) (*series, error) {
 	sr := &series{
-		name:          strings.TrimSpace(x.SeriesName),
+		name:          s.str(x.SeriesName),
 		antigen:       ai,
 		defaultSeries: yes(x.SelectSeries.DefaultSeries),
 		productPath:   yes(x.SelectSeries.ProductPath),
-		groupName:     strings.TrimSpace(x.SelectSeries.SeriesGroupName),
+		groupName:     s.str(x.SelectSeries.SeriesGroupName),
 	}
 	switch strings.ToLower(strings.TrimSpace(x.SeriesType)) {
 	case "standard":
@@ -688,7 +722,7 @@ func compileSeries(x *xmlSeries, ai int) (*series, error) {
 	}
 	for _, g := range x.SeriesAdminGuidance {
 		if g = strings.TrimSpace(g); g != "" {
-			sr.guidance = append(sr.guidance, g)
+			sr.guidance = append(sr.guidance, s.str(g))
 		}
 	}
 	for _, in := range x.Indication {
@@ -702,13 +736,13 @@ func compileSeries(x *xmlSeries, ai int) (*series, error) {
 			return nil, fmt.Errorf("indication %s: %w", code, err)
 		}
 		sr.indications = append(sr.indications, indication{
-			code: normObsCode(code), text: strings.TrimSpace(in.ObservationCode.Text),
-			description: strings.TrimSpace(in.Description), guidance: strings.TrimSpace(in.Guidance),
+			code: s.code(code), text: s.str(in.ObservationCode.Text),
+			description: s.str(in.Description), guidance: s.str(in.Guidance),
 			beginAge: b, endAge: e,
 		})
 	}
 	for i := range x.SeriesDose {
-		d, err := compileDose(&x.SeriesDose[i])
+		d, err := s.compileDose(&x.SeriesDose[i])
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", strings.TrimSpace(x.SeriesDose[i].DoseNumber), err)
 		}
@@ -723,7 +757,7 @@ func compileSeries(x *xmlSeries, ai int) (*series, error) {
 	return sr, nil
 }
 
-func compileDose(x *xmlSeriesDose) (seriesDose, error) {
+func (s *schedule) compileDose(x *xmlSeriesDose) (seriesDose, error) {
 	var d seriesDose
 	num := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(x.DoseNumber), "Dose"))
 	n, err := strconv.Atoi(num)
@@ -752,7 +786,7 @@ func compileDose(x *xmlSeriesDose) (seriesDose, error) {
 		out *[]intervalRule
 	}{{x.Interval, &d.intervals}, {x.AllowableInterval, &d.allowableIntervals}} {
 		for _, iv := range list.in {
-			r, ok, err := compileInterval(&iv)
+			r, ok, err := s.compileInterval(&iv)
 			if err != nil {
 				return d, fmt.Errorf("interval: %w", err)
 			}
@@ -766,8 +800,8 @@ func compileDose(x *xmlSeriesDose) (seriesDose, error) {
 		if !ok {
 			continue // an empty <preferableVaccine/>
 		}
-		v := preferableVaccine{cvx: c, vaccineType: strings.TrimSpace(p.VaccineType),
-			tradeName: strings.TrimSpace(p.TradeName), mvx: strings.TrimSpace(p.MVX), forecast: yes(p.ForecastVaccineType)}
+		v := preferableVaccine{cvx: c, vaccineType: s.str(p.VaccineType),
+			tradeName: s.str(p.TradeName), mvx: s.str(p.MVX), forecast: yes(p.ForecastVaccineType)}
 		var e1, e2, e3 error
 		v.beginAge, e1 = ParseDuration(p.BeginAge)
 		v.endAge, e2 = ParseDuration(p.EndAge)
@@ -784,7 +818,7 @@ func compileDose(x *xmlSeriesDose) (seriesDose, error) {
 		if !ok {
 			continue
 		}
-		v := allowableVaccine{cvx: c, vaccineType: strings.TrimSpace(p.VaccineType)}
+		v := allowableVaccine{cvx: c, vaccineType: s.str(p.VaccineType)}
 		var e1, e2 error
 		v.beginAge, e1 = ParseDuration(p.BeginAge)
 		v.endAge, e2 = ParseDuration(p.EndAge)
@@ -799,7 +833,7 @@ func compileDose(x *xmlSeriesDose) (seriesDose, error) {
 			inadvertent = append(inadvertent, c)
 		}
 	}
-	d.inadvertent = newCVXSet(inadvertent)
+	d.inadvertent = s.set(inadvertent)
 	for _, cs := range x.ConditionalSkip {
 		if len(cs.Set) == 0 && strings.TrimSpace(cs.Context) == "" {
 			continue // an empty <conditionalSkip/>
@@ -809,7 +843,7 @@ func compileDose(x *xmlSeriesDose) (seriesDose, error) {
 			return d, err
 		}
 		for _, st := range cs.Set {
-			set := skipSet{id: strings.TrimSpace(st.SetID), description: strings.TrimSpace(st.SetDescription),
+			set := skipSet{id: s.str(st.SetID), description: s.str(st.SetDescription),
 				conditionOr: strings.EqualFold(strings.TrimSpace(st.ConditionLogic), "OR")}
 			var e1, e2 error
 			set.effective, e1 = optDate(st.EffectiveDate)
@@ -818,7 +852,7 @@ func compileDose(x *xmlSeriesDose) (seriesDose, error) {
 				return d, fmt.Errorf("conditional skip set %s: %w", st.SetID, err)
 			}
 			for _, c := range st.Condition {
-				sc, err := compileCondition(c.ConditionType, c.StartDate, c.EndDate, c.BeginAge, c.EndAge,
+				sc, err := s.compileCondition(c.ConditionType, c.StartDate, c.EndDate, c.BeginAge, c.EndAge,
 					c.Interval, c.DoseCount, c.DoseType, c.DoseCountLogic, c.VaccineTypes, c.SeriesGroups)
 				if err != nil {
 					return d, fmt.Errorf("conditional skip set %s condition %s: %w", st.SetID, c.ConditionID, err)
@@ -840,7 +874,7 @@ func compileDose(x *xmlSeriesDose) (seriesDose, error) {
 	return d, nil
 }
 
-func compileInterval(x *xmlInterval) (intervalRule, bool, error) {
+func (s *schedule) compileInterval(x *xmlInterval) (intervalRule, bool, error) {
 	var r intervalRule
 	if strings.TrimSpace(x.AbsMinInt) == "" && strings.TrimSpace(x.MinInt) == "" &&
 		strings.TrimSpace(x.EarliestRecInt) == "" && strings.TrimSpace(x.LatestRecInt) == "" {
@@ -851,7 +885,7 @@ func compileInterval(x *xmlInterval) (intervalRule, bool, error) {
 	r.fromTargetDose, errs[0] = atoiOrZero(x.FromTargetDose)
 	var mostRecent []cvxCode
 	mostRecent, errs[1] = cvxList(x.FromMostRecent)
-	r.fromMostRecent = newCVXSet(mostRecent)
+	r.fromMostRecent = s.set(mostRecent)
 	if c := strings.TrimSpace(x.FromRelevantObs.Code); c != "" {
 		r.fromObservation = normObsCode(c)
 	}
@@ -881,7 +915,7 @@ func compileSkip(context, setLogic string) (conditionalSkip, error) {
 	return k, nil
 }
 
-func compileCondition(typ, start, end, beginAge, endAge, interval, count, doseType, logic, vaccines, groups string) (skipCondition, error) {
+func (s *schedule) compileCondition(typ, start, end, beginAge, endAge, interval, count, doseType, logic, vaccines, groups string) (skipCondition, error) {
 	var c skipCondition
 	switch strings.ToLower(strings.Join(strings.Fields(typ), " ")) {
 	case "age":
@@ -908,7 +942,7 @@ func compileCondition(typ, start, end, beginAge, endAge, interval, count, doseTy
 	c.doseCount, errs[5] = atoiOrZero(count)
 	var types []cvxCode
 	types, errs[6] = cvxList(vaccines)
-	c.vaccineTypes = newCVXSet(types)
+	c.vaccineTypes = s.set(types)
 	c.validOnly = strings.EqualFold(strings.TrimSpace(doseType), "valid")
 	switch strings.ToLower(strings.TrimSpace(logic)) {
 	case "greater than":
