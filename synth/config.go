@@ -29,9 +29,6 @@ type Config struct {
 	Schedule Forecaster
 }
 
-// DefaultAsOf is the default "today" of the population, fixed so output is reproducible.
-var DefaultAsOf = MakeDate(2026, 7, 1)
-
 // DefaultConfig returns the defaults: seed 1, 1,000 patients, the default ZIP codes, as of
 // 2026-07-01, records since 2000, influenza from the 2015–16 season, 3% duplicate patients and
 // 2% duplicate doses.
@@ -39,7 +36,7 @@ func DefaultConfig() Config {
 	return Config{
 		Seed:                 1,
 		Patients:             1000,
-		AsOf:                 DefaultAsOf,
+		AsOf:                 MakeDate(2026, 7, 1), // fixed, so output is reproducible
 		RecordsSince:         MakeDate(2000, 1, 1),
 		FluSince:             MakeDate(2015, 8, 1),
 		DuplicatePatientRate: 0.03,

@@ -15,8 +15,11 @@ const (
 	TypeImmunization = "Immunization"
 )
 
-// Types lists the resource types the generator writes, in output order.
-var Types = []string{TypeOrganization, TypePractitioner, TypePatient, TypeImmunization}
+// resourceTypes are the types the generator writes, in output order.
+var resourceTypes = [...]string{TypeOrganization, TypePractitioner, TypePatient, TypeImmunization}
+
+// ResourceTypes lists the resource types the generator writes, in output order.
+func ResourceTypes() []string { return slices.Clone(resourceTypes[:]) }
 
 // Handler receives the stream. Resource gets one FHIR resource as compact JSON; Truth gets one
 // truth record (see TruthRecord) as JSON. Both are called from a single goroutine, in a fixed
@@ -98,7 +101,7 @@ func (f funcHandler) Truth([]byte) error                     { return nil }
 const chunkSize = 64
 
 type item struct {
-	typ        int8 // index into Types; -1 for truth
+	typ        int8 // index into resourceTypes; -1 for truth
 	start, end int
 }
 
@@ -201,7 +204,7 @@ func (g *Generator) deliver(c *chunk, h Handler, sum *Summary) error {
 			}
 			continue
 		}
-		if err := h.Resource(Types[it.typ], body); err != nil {
+		if err := h.Resource(resourceTypes[it.typ], body); err != nil {
 			return err
 		}
 	}

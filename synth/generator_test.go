@@ -208,7 +208,7 @@ func TestValidity(t *testing.T) {
 	if statuses["not-done"] == 0 || statuses["completed"] == 0 {
 		t.Errorf("statuses %v: want both completed and not-done", statuses)
 	}
-	for _, typ := range Types {
+	for _, typ := range resourceTypes {
 		if c.sum.Counts[typ] == 0 {
 			t.Errorf("no %s generated", typ)
 		}

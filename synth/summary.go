@@ -34,7 +34,7 @@ func (s *Summary) reset(g *Generator) {
 		counts = map[string]int{}
 	}
 	clear(counts)
-	for _, t := range Types {
+	for _, t := range resourceTypes {
 		counts[t] = 0
 	}
 	cov := s.Coverage[:0]

@@ -113,7 +113,7 @@ func (g *Generator) WriteDir(ctx context.Context, dir string, gz bool) (*Manifes
 		return nil, err
 	}
 	w := &dirWriter{dir: dir, gz: gz, files: map[string]*ndjsonFile{}}
-	for _, t := range append(Types[:len(Types):len(Types)], "") {
+	for _, t := range append(ResourceTypes(), "") {
 		if _, err := w.file(t); err != nil {
 			w.close()
 			return nil, err
@@ -141,7 +141,7 @@ func (g *Generator) manifest(sum *Summary, w *dirWriter) *Manifest {
 	for _, z := range g.zips {
 		m.ZIPs = append(m.ZIPs, z.zip)
 	}
-	for _, t := range Types {
+	for _, t := range resourceTypes {
 		f := w.files[t]
 		m.Output = append(m.Output, OutputFile{Type: t, URL: f.name, Count: f.count})
 	}
