@@ -49,7 +49,6 @@ type cdcCase struct {
 		MVX                      *string `json:"mvx"`
 		ExpectedEvaluationStatus *string `json:"expected_evaluation_status"`
 		ExpectedReasonCode       *string `json:"expected_evaluation_reason_code"`
-		ExpectedSeriesType       *string `json:"expected_series_type"`
 	} `json:"doses"`
 	Expected struct {
 		SeriesStatus       string  `json:"series_status"`
@@ -127,13 +126,6 @@ func (c *cdcCase) compare(res forecast.Result) []string {
 	for _, d := range c.Doses {
 		want := strOr(d.ExpectedEvaluationStatus)
 		ev, ok := res.GroupEvaluation(c.VaccineGroup, fmt.Sprint(d.Seq))
-		if st := strOr(d.ExpectedSeriesType); st != "" {
-			// Underlying-condition cases name the series type (standard or
-			// risk) whose evaluation they expect.
-			if e, found := res.SeriesEvaluation(c.VaccineGroup, fmt.Sprint(d.Seq), st); found {
-				ev, ok = e, true
-			}
-		}
 		if !ok {
 			// The dose carries no antigen of the tested group (a varicella
 			// dose in an MMR case): CDC expects its own evaluation.

@@ -308,8 +308,10 @@ func (p *patient) noSeriesForecast(gi int) GroupForecast {
 }
 
 // doseEvaluations reports each dose's evaluation per antigen from the
-// chosen series (the one behind the vaccine group forecast), falling back
-// to the first relevant series when the antigen has no best series. The
+// chosen series (the one behind the vaccine group forecast) — or, when the
+// dose is not valid there, from another best series in which it is valid —
+// falling back to the first relevant series when the antigen has no best
+// series. The
 // list is ordered by input dose, then antigen (a counting sort: no
 // comparisons, no swaps of the large records).
 func (p *patient) doseEvaluations(outcomes []antigenOutcome, chosen []*seriesRun, fallback bool) []DoseEvaluation {
@@ -342,19 +344,31 @@ func (p *patient) doseEvaluations(outcomes []antigenOutcome, chosen []*seriesRun
 	}
 	out := make([]DoseEvaluation, total)
 	for ai := range outcomes {
-		run := pick(ai)
-		if run == nil {
+		primary := pick(ai)
+		if primary == nil {
 			continue
 		}
 		a := p.e.s.antigens[ai]
-		group, seriesType := p.e.s.groups[a.group].name, run.s.typ.String()
+		group := p.e.s.groups[a.group].name
 		for i, d := range outcomes[ai].doses {
+			run := primary
+			if fallback && run.evals[i].status != Valid {
+				// A dose valid in another best series of the antigen counts
+				// there (a child's PCV doses in the standard series when an
+				// adolescent risk series drives the forecast).
+				for _, r := range outcomes[ai].best {
+					if r.evals[i].status == Valid {
+						run = r
+						break
+					}
+				}
+			}
 			ev := &run.evals[i]
 			de := &out[start[d.input]]
 			start[d.input]++
 			*de = DoseEvaluation{
 				DoseID: d.id, DoseIndex: d.input, Antigen: a.name, VaccineGroup: group,
-				Status: ev.status, Reason: p.e.reasonTexts[ev.reasons], SeriesName: run.s.name, SeriesType: seriesType,
+				Status: ev.status, Reason: p.e.reasonTexts[ev.reasons], SeriesName: run.s.name, SeriesType: run.s.typ.String(),
 				SeriesDoses: len(run.s.doses),
 			}
 			if ev.status != Valid {

@@ -280,8 +280,9 @@ type GroupForecast struct {
 	SeriesName  string
 	SeriesDoses int
 	SeriesType  string
-	// Antigens lists the CDSi antigens of the vaccine group; Series the
-	// per-antigen best-series forecasts blended into this one.
+	// Antigens lists the CDSi antigens of the vaccine group (shared with the
+	// Engine: read-only); Series the per-antigen best-series forecasts
+	// blended into this one.
 	Antigens []string
 	Series   []AntigenForecast
 }

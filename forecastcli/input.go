@@ -15,9 +15,10 @@ import (
 
 // parsedCase is one patient ready for the engine.
 type parsedCase struct {
-	id   string
-	in   forecast.Input
-	seqs []int // per dose of in.Doses: its seq (test cases) or position (FHIR)
+	id    string
+	in    forecast.Input
+	seqs  []int  // per dose of in.Doses: its seq (test cases) or position (FHIR)
+	group string // the vaccine group a CDC test case tests ("" for FHIR input)
 }
 
 func validJSON(b []byte) bool { return json.Valid(b) }
@@ -48,7 +49,8 @@ func parseCase(b []byte, eng *forecast.Engine) (parsedCase, error) {
 // testCase is the part of the CDC test-case schema the CLI reads; every
 // expected_* field is ignored.
 type testCase struct {
-	ID      string `json:"id"`
+	ID           string `json:"id"`
+	VaccineGroup string `json:"vaccine_group"`
 	Patient struct {
 		DOB    string `json:"dob"`
 		Gender string `json:"gender"`
@@ -71,7 +73,7 @@ func parseTestCase(b []byte, eng *forecast.Engine) (parsedCase, error) {
 	if err := json.Unmarshal(b, &tc); err != nil {
 		return parsedCase{}, fmt.Errorf("test case: %w", err)
 	}
-	pc := parsedCase{id: tc.ID}
+	pc := parsedCase{id: tc.ID, group: strings.TrimSpace(tc.VaccineGroup)}
 	if strings.TrimSpace(tc.Patient.DOB) == "" {
 		return pc, errors.New("missing birth date (patient.dob)")
 	}

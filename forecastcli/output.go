@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/immunis/immunis/forecast"
@@ -62,6 +63,12 @@ func writeJSON(w *bufio.Writer, pc parsedCase, res forecast.Result) error {
 		}
 		for i, d := range pc.in.Doses {
 			ev, ok := res.GroupEvaluation(g.VaccineGroup, d.ID)
+			if !ok && strings.EqualFold(g.VaccineGroup, pc.group) {
+				// A test case lists every dose under its vaccine group; a dose
+				// without an antigen of the group (a varicella dose in an MMR
+				// case) is shown with its own evaluation, as CDC does.
+				ev, ok = anyEvaluation(res, d.ID)
+			}
 			if !ok {
 				continue
 			}
@@ -80,6 +87,16 @@ func writeJSON(w *bufio.Writer, pc parsedCase, res forecast.Result) error {
 	w.Write(b)
 	w.WriteByte('\n')
 	return nil
+}
+
+// anyEvaluation combines a dose's evaluations over every vaccine group.
+func anyEvaluation(res forecast.Result, id string) (forecast.DoseEvaluation, bool) {
+	for _, g := range res.Groups {
+		if ev, ok := res.GroupEvaluation(g.VaccineGroup, id); ok {
+			return ev, true
+		}
+	}
+	return forecast.DoseEvaluation{}, false
 }
 
 func writeTable(w *bufio.Writer, pc parsedCase, res forecast.Result) {
