@@ -51,7 +51,7 @@ func parseCase(b []byte, eng *forecast.Engine) (parsedCase, error) {
 type testCase struct {
 	ID           string `json:"id"`
 	VaccineGroup string `json:"vaccine_group"`
-	Patient struct {
+	Patient      struct {
 		DOB    string `json:"dob"`
 		Gender string `json:"gender"`
 	} `json:"patient"`
