@@ -106,19 +106,15 @@ type seriesRun struct {
 	cur     int // the target dose to forecast; len(targets) when none is left
 	evals   []doseEval
 	fc      seriesForecast
+	// nSatisfied and firstValid (the date of the earliest valid dose) are
+	// kept as target doses are satisfied.
+	nSatisfied int
+	firstValid Date
 }
 
 // satisfiedCount is SELECTB-21, the number of valid doses: target doses
 // with status satisfied.
-func (r *seriesRun) satisfiedCount() int {
-	n := 0
-	for i := range r.targets {
-		if r.targets[i].status == tdSatisfied {
-			n++
-		}
-	}
-	return n
-}
+func (r *seriesRun) satisfiedCount() int { return r.nSatisfied }
 
 // lastSatisfiedDate is the date of the latest dose that satisfied a target
 // dose of the series.
@@ -131,9 +127,6 @@ func (r *seriesRun) lastSatisfiedDate() Date {
 	}
 	return d
 }
-
-// doseDate is the date of antigen dose i.
-func (r *seriesRun) doseDate(i int) Date { return r.doses[i].date }
 
 // advance moves to the next target dose (Figure 4-6 steps 5 and 6). A
 // satisfied recurring target dose recurs: an identical target dose
@@ -214,6 +207,10 @@ func (p *patient) evaluateSeries(sr *series, doses []*patientDose, ac *antigenCo
 			if ev.status == Valid {
 				t.status = tdSatisfied
 				t.dose = i
+				run.nSatisfied++
+				if run.firstValid == 0 {
+					run.firstValid = d.date
+				}
 				run.advance()
 			}
 			break

@@ -176,14 +176,7 @@ func (p *patient) scorableSeries(group []*seriesRun) []*seriesRun {
 }
 
 // firstValidDate is the date of the earliest valid dose in the series.
-func firstValidDate(r *seriesRun) Date {
-	for i := range r.targets {
-		if r.targets[i].status == tdSatisfied {
-			return r.doseDate(r.targets[i].dose)
-		}
-	}
-	return 0
-}
+func firstValidDate(r *seriesRun) Date { return r.firstValid }
 
 // finish is SELECTB-12 and SELECTB-3: the forecast finish date — the
 // earliest date of the forecast plus, dose after dose, the minimum
