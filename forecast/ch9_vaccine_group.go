@@ -23,8 +23,11 @@ const reasonNoRelevantSeries = "No relevant patient series: no indication for th
 // vaccineGroupForecasts builds the Result from the per-antigen outcomes.
 func (p *patient) vaccineGroupForecasts(outcomes []antigenOutcome, in []Dose) Result {
 	res := Result{Groups: make([]GroupForecast, 0, len(p.e.s.groups))}
-	chosen := p.sc.runPtrs.take(len(outcomes)) // the run whose evaluations are reported
-	others := p.sc.runPtrs.take(len(outcomes)) // the other best series' run, if any
+	var chosenBuf, othersBuf [40]*seriesRun
+	chosen, others := chosenBuf[:], othersBuf[:] // per antigen: the run whose evaluations are reported, the other best series' run
+	if len(outcomes) > len(chosenBuf) {
+		chosen, others = make([]*seriesRun, len(outcomes)), make([]*seriesRun, len(outcomes))
+	}
 	nSeries := 0
 	for ai := range outcomes {
 		nSeries += min(len(outcomes[ai].best), 2)
@@ -315,11 +318,14 @@ func (p *patient) noSeriesForecast(gi int) GroupForecast {
 // list is ordered by input dose, then antigen (a counting sort: no
 // comparisons, no swaps of the large records).
 func (p *patient) doseEvaluations(outcomes []antigenOutcome, chosen []*seriesRun, fallback bool) []DoseEvaluation {
-	pick := func(ai int) *seriesRun {
-		if chosen[ai] == nil && fallback && len(outcomes[ai].runs) > 0 {
-			return outcomes[ai].runs[0]
+	var pickedBuf [40]*seriesRun
+	picked := pickedBuf[:0]
+	for ai := range outcomes {
+		r := chosen[ai]
+		if r == nil && fallback && len(outcomes[ai].runs) > 0 {
+			r = outcomes[ai].runs[0]
 		}
-		return chosen[ai]
+		picked = append(picked, r)
 	}
 	nInputs := 0
 	for i := range p.doses {
@@ -328,7 +334,7 @@ func (p *patient) doseEvaluations(outcomes []antigenOutcome, chosen []*seriesRun
 	start := p.sc.ints.take(nInputs + 1)
 	total := 0
 	for ai := range outcomes {
-		if pick(ai) == nil {
+		if picked[ai] == nil {
 			continue
 		}
 		for _, d := range outcomes[ai].doses {
@@ -344,7 +350,7 @@ func (p *patient) doseEvaluations(outcomes []antigenOutcome, chosen []*seriesRun
 	}
 	out := make([]DoseEvaluation, total)
 	for ai := range outcomes {
-		primary := pick(ai)
+		primary := picked[ai]
 		if primary == nil {
 			continue
 		}
@@ -372,7 +378,7 @@ func (p *patient) doseEvaluations(outcomes []antigenOutcome, chosen []*seriesRun
 				SeriesDoses: len(run.s.doses),
 			}
 			if ev.status != Valid {
-				de.ReasonCode = ev.reasons.code()
+				de.ReasonCode = p.e.reasonCodes[ev.reasons]
 			}
 			if ev.target >= 0 {
 				de.TargetDose = ev.target + 1

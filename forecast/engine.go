@@ -15,7 +15,8 @@ type Engine struct {
 	conflictsByCurrent [][]liveVirusConflict // by current (impacted) CVX
 	conflicting        []bool                // by CVX: a previous (conflicting) vaccine type
 	groupNames         []string
-	reasonTexts        []string // reasonSet → text, precomputed
+	reasonTexts        []string     // reasonSet → text, precomputed
+	reasonCodes        []ReasonCode // reasonSet → code, precomputed
 	pool               sync.Pool
 }
 
@@ -47,8 +48,10 @@ func NewFromFS(fsys fs.FS) (*Engine, error) {
 		e.groupNames = append(e.groupNames, g.name)
 	}
 	e.reasonTexts = make([]string, reasonSetSize)
+	e.reasonCodes = make([]ReasonCode, reasonSetSize)
 	for r := range e.reasonTexts {
 		e.reasonTexts[r] = reasonSet(r).text()
+		e.reasonCodes[r] = reasonSet(r).code()
 	}
 	e.pool.New = func() any { return new(scratch) }
 	return e, nil
