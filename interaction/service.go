@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/immunis/immunis/fhir"
+	"github.com/immunis/immunis/forecast"
 	"github.com/immunis/immunis/profiles"
 	"github.com/immunis/immunis/search"
 	"github.com/immunis/immunis/store"
@@ -27,6 +28,9 @@ type Service struct {
 	Registry  *search.Registry
 	Extractor *search.Extractor
 	Compiler  *search.Compiler
+	// Forecaster is the CDSi engine behind $immds-forecast (nil: the
+	// operation answers 404 not-supported).
+	Forecaster *forecast.Engine
 	// BaseURL is the public FHIR base (e.g. http://127.0.0.1:8080/fhir),
 	// used in links and to recognize absolute references to this server.
 	BaseURL string

@@ -24,7 +24,10 @@ type opKey struct{ level, typ, name string }
 // operationRoutes lists the operations this server routes. Each feature
 // adds its own entries here (typ "" means any type at that level).
 func (s *Server) operationRoutes() map[opKey]OpHandler {
-	return map[opKey]OpHandler{}
+	return map[opKey]OpHandler{
+		{LevelSystem, "", "immds-forecast"}:          s.immdsForecast,
+		{LevelInstance, "Patient", "immds-forecast"}: s.immdsForecast,
+	}
 }
 
 // operation dispatches /$name at a level, answering 404 for operations the

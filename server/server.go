@@ -57,6 +57,7 @@ func (s *Server) Handler() http.Handler {
 	f.PUT("/:type", s.conditionalUpdate)
 	f.DELETE("/:type", s.conditionalDelete)
 	f.GET("/:type/:id", s.instanceGET)
+	f.GET("/OperationDefinition/:id", s.operationDefinition)
 	f.POST("/:type/:id", s.instancePOST)
 	f.PUT("/:type/:id", s.update)
 	f.PATCH("/:type/:id", s.patch)

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/immunis/immunis/fhir"
+	"github.com/immunis/immunis/forecast"
 	"github.com/immunis/immunis/interaction"
 	"github.com/immunis/immunis/profiles"
 	"github.com/immunis/immunis/search"
@@ -152,6 +153,10 @@ func newService(c *Config, db store.Store, baseURL string) (*interaction.Service
 	if err != nil {
 		return nil, err
 	}
+	eng, err := forecast.Default()
+	if err != nil {
+		return nil, err
+	}
 	return &interaction.Service{
 		Store:     db,
 		Validator: val,
@@ -161,6 +166,9 @@ func newService(c *Config, db store.Store, baseURL string) (*interaction.Service
 		Compiler:  &search.Compiler{Dialect: db.Dialect(), BaseURL: baseURL, Location: loc},
 		BaseURL:   baseURL,
 		Now:       time.Now,
+		// The CDSi engine is built once here rather than on the first
+		// $immds-forecast: its data takes tens of milliseconds to parse.
+		Forecaster: eng,
 	}, nil
 }
 

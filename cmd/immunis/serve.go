@@ -68,9 +68,10 @@ func serve(ctx context.Context, c *Config, log *slog.Logger, stdout io.Writer) e
 	srv := &server.Server{
 		Service: svc,
 		Capabilities: &conformance.Capabilities{
-			Registry: svc.Registry,
-			BaseURL:  baseURL,
-			Version:  version,
+			Registry:   svc.Registry,
+			BaseURL:    baseURL,
+			Version:    version,
+			Operations: conformance.ImmDSOperations(),
 		},
 		Log:     log,
 		MaxBody: c.MaxBody,

@@ -1,0 +1,475 @@
+package interaction
+
+import (
+	"fmt"
+
+	"github.com/immunis/immunis/forecast"
+)
+
+// The mapping from the engine's Result to the ImmDS resources: one
+// ImmunizationEvaluation per input dose and antigen, and one
+// ImmunizationRecommendation with one entry per CDSi vaccine group. It is
+// written straight to JSON (immds_json.go). README "$immds-forecast"
+// documents every code it chooses.
+
+// persistIDs gives the resources of a persisted forecast their ids and
+// identifiers; nil for an answer that is not stored.
+type persistIDs struct {
+	recommendation string
+	// evaluation returns the id and identifier value of the evaluation of
+	// dose d for antigen (other: in an other best series).
+	evaluation func(d *doseInfo, antigen string, other bool) (id, key string)
+}
+
+// evalOut is one ImmunizationEvaluation to write.
+type evalOut struct {
+	dose    *doseInfo
+	ev      *forecast.DoseEvaluation // nil: the dose was not evaluated
+	antigen string                   // for ev == nil; "" when unknown
+	other   bool
+}
+
+// evaluations lists the evaluations of the answer in dose order: each
+// dose's evaluations in its antigens' best series (then, when asked, in the
+// other best series), or a "not evaluated" one for doses the engine could
+// not or did not evaluate.
+func (r *immdsRequest) evaluations(res *forecast.Result, e *forecast.Engine) []evalOut {
+	byDose := make([][2][]int, len(r.in.Doses))
+	for i := range res.Evaluations {
+		if di := res.Evaluations[i].DoseIndex; di >= 0 && di < len(byDose) {
+			byDose[di][0] = append(byDose[di][0], i)
+		}
+	}
+	if r.otherSeries {
+		for i := range res.OtherEvaluations {
+			if di := res.OtherEvaluations[i].DoseIndex; di >= 0 && di < len(byDose) {
+				byDose[di][1] = append(byDose[di][1], i)
+			}
+		}
+	}
+	out := make([]evalOut, 0, len(res.Evaluations)+len(r.doses))
+	for i := range r.doses {
+		d := &r.doses[i]
+		if d.omit {
+			continue
+		}
+		if d.engine >= 0 && len(byDose[d.engine][0])+len(byDose[d.engine][1]) > 0 {
+			for _, k := range byDose[d.engine][0] {
+				out = append(out, evalOut{dose: d, ev: &res.Evaluations[k]})
+			}
+			for _, k := range byDose[d.engine][1] {
+				out = append(out, evalOut{dose: d, ev: &res.OtherEvaluations[k], other: true})
+			}
+			continue
+		}
+		if d.notEvaluated == "" {
+			// The engine took the dose but evaluated it for no antigen: a
+			// CVX that carries none CDSi schedules (e.g. 998, no vaccine).
+			d.notEvaluated = fmt.Sprintf("CVX %s (%s) carries no antigen the CDSi schedule evaluates", d.cvx, e.CVXDescription(d.cvx))
+		}
+		ags := []string(nil)
+		if d.cvx != "" {
+			ags = e.CVXAntigens(d.cvx)
+		}
+		if len(ags) == 0 {
+			out = append(out, evalOut{dose: d})
+		}
+		for _, a := range ags {
+			out = append(out, evalOut{dose: d, antigen: a})
+		}
+	}
+	return out
+}
+
+// writeEvaluation writes one ImmunizationEvaluation.
+func (r *immdsRequest) writeEvaluation(w *jsonBuf, eo *evalOut, ids *persistIDs) {
+	antigen := eo.antigen
+	if eo.ev != nil {
+		antigen = eo.ev.Antigen
+	}
+	w.obj()
+	w.str("resourceType", "ImmunizationEvaluation")
+	if ids != nil {
+		id, key := ids.evaluation(eo.dose, antigen, eo.other)
+		w.str("id", id)
+		writeProfile(w, profileEvaluation)
+		writeExtensions(w, eo)
+		w.key("identifier")
+		w.arr()
+		w.elem()
+		w.obj()
+		w.str("system", systemForecastID)
+		w.str("value", key)
+		w.end('}')
+		w.end(']')
+	} else {
+		writeProfile(w, profileEvaluation)
+		writeExtensions(w, eo)
+	}
+	w.str("status", "completed")
+	r.writePatientRef(w)
+	w.str("date", r.assessmentText)
+	w.key("targetDisease")
+	writeTargetDisease(w, antigen)
+	w.key("immunizationEvent")
+	eo.dose.writeRef(w)
+	ig, cdsi := concept{"notvalid", "Not valid"}, concept{"not-evaluated", "Not evaluated"}
+	if eo.ev != nil {
+		ig, cdsi = doseStatus(eo.ev.Status)
+	}
+	w.key("doseStatus")
+	w.obj()
+	w.key("coding")
+	w.arr()
+	writeCoding(w, systemDoseStatus, ig)
+	writeCoding(w, systemCDSiEvalStatus, cdsi)
+	w.end(']')
+	w.str("text", cdsi.display)
+	w.end('}')
+	r.writeStatusReason(w, eo)
+	if ev := eo.ev; ev != nil {
+		if ev.SeriesName != "" {
+			w.str("series", ev.SeriesName)
+		}
+		if ev.TargetDose > 0 {
+			w.int("doseNumberPositiveInt", ev.TargetDose)
+		}
+		if ev.SeriesDoses > 0 {
+			w.int("seriesDosesPositiveInt", ev.SeriesDoses)
+		}
+	}
+	w.end('}')
+}
+
+// writeExtensions records the CDSi series type behind an evaluation and
+// whether it comes from an other best series (extension parameter
+// otherSeriesEvaluations).
+func writeExtensions(w *jsonBuf, eo *evalOut) {
+	if eo.ev == nil {
+		return
+	}
+	st := seriesTypeCode(eo.ev.SeriesType)
+	if st == "" && !eo.other {
+		return
+	}
+	w.key("extension")
+	w.arr()
+	if st != "" {
+		w.elem()
+		w.obj()
+		w.str("url", extSeriesType)
+		w.str("valueCode", st)
+		w.end('}')
+	}
+	if eo.other {
+		w.elem()
+		w.obj()
+		w.str("url", extOtherSeries)
+		w.bool("valueBoolean", true)
+		w.end('}')
+	}
+	w.end(']')
+}
+
+// writeStatusReason writes doseStatusReason: the IG's StatusReason code
+// where one fits, and always the reason as text.
+func (r *immdsRequest) writeStatusReason(w *jsonBuf, eo *evalOut) {
+	var (
+		code    concept
+		hasCode bool
+		text    string
+	)
+	switch ev := eo.ev; {
+	case ev == nil:
+		code, hasCode, text = reasonNotEvaluated, true, eo.dose.notEvaluated
+	case ev.Status == forecast.SubStandardStatus:
+		code, hasCode = eo.dose.subReason, eo.dose.hasSubReason
+		text = ev.Reason
+		if text == "" {
+			text = "sub-standard dose (isSubpotent, or given after the lot expiration date)"
+		}
+	case ev.Status == forecast.Valid && ev.ReasonCode == "":
+		if ev.Reason == "" {
+			return
+		}
+		text = ev.Reason // e.g. "Grace period"
+	case ev.Status == forecast.Extraneous && ev.ReasonCode == "":
+		code, hasCode, text = reasonNotEvaluated, true, ev.Reason
+		if text == "" {
+			text = "extraneous: not needed by the series"
+		}
+	default:
+		code, hasCode = statusReason(ev.ReasonCode)
+		text = ev.Reason
+		if text == "" {
+			text = ev.ReasonCode.TestCaseText()
+		}
+	}
+	w.key("doseStatusReason")
+	w.arr()
+	w.elem()
+	w.obj()
+	if hasCode {
+		w.key("coding")
+		w.arr()
+		writeCoding(w, systemStatusReason, code)
+		w.end(']')
+	}
+	if text == "" {
+		text = code.display
+	}
+	w.str("text", text)
+	w.end('}')
+	w.end(']')
+}
+
+func (r *immdsRequest) writePatientRef(w *jsonBuf) {
+	w.key("patient")
+	w.obj()
+	w.str("reference", r.patientRef)
+	if r.patientDisplay != "" {
+		w.str("display", r.patientDisplay)
+	}
+	w.end('}')
+}
+
+// writeRef writes the Reference to the input Immunization: Immunization/{id},
+// or a urn:uuid with its first identifier and position when it had no id.
+func (d *doseInfo) writeRef(w *jsonBuf) {
+	w.obj()
+	w.str("reference", d.ref)
+	if id := d.identifier; id != nil && (id.System != "" || id.Value != "") {
+		w.key("identifier")
+		w.obj()
+		if id.System != "" {
+			w.str("system", id.System)
+		}
+		if id.Value != "" {
+			w.str("value", id.Value)
+		}
+		w.end('}')
+	}
+	if d.display != "" {
+		w.str("display", d.display)
+	}
+	w.end('}')
+}
+
+func writeProfile(w *jsonBuf, profile string) {
+	w.key("meta")
+	w.obj()
+	w.key("profile")
+	w.arr()
+	w.elem()
+	w.quote(profile)
+	w.need = true
+	w.end(']')
+	w.end('}')
+}
+
+func writeCoding(w *jsonBuf, system string, c concept) {
+	w.elem()
+	w.obj()
+	w.str("system", system)
+	w.str("code", c.code)
+	if c.display != "" {
+		w.str("display", c.display)
+	}
+	w.end('}')
+}
+
+// writeTargetDisease writes the SNOMED CT disease of a CDSi antigen, with
+// the antigen's name as text (Meningococcal and Meningococcal B share a
+// code). An unknown antigen (a vaccine code nobody knows) is a
+// data-absent-reason: the element is required.
+func writeTargetDisease(w *jsonBuf, antigen string) {
+	w.obj()
+	if c, ok := targetDisease[antigen]; ok {
+		w.key("coding")
+		w.arr()
+		writeCoding(w, systemSNOMED, c)
+		w.end(']')
+		w.str("text", antigen)
+	} else {
+		w.key("extension")
+		w.arr()
+		w.elem()
+		w.obj()
+		w.str("url", systemDataAbsent)
+		w.str("valueCode", "unknown")
+		w.end('}')
+		w.end(']')
+		w.str("text", "unknown: the vaccine code is not one CDSi knows")
+	}
+	w.end('}')
+}
+
+// writeRecommendation writes the ImmunizationRecommendation: one entry per
+// vaccine group, in ScheduleSupportingData order.
+func (r *immdsRequest) writeRecommendation(w *jsonBuf, res *forecast.Result, v *immdsVocab, ids *persistIDs) {
+	// supporting[g] lists the doses valid for an antigen of group g.
+	supporting := make([][]*doseInfo, len(v.groups))
+	engineDose := make([]*doseInfo, len(r.in.Doses))
+	for i := range r.doses {
+		if d := &r.doses[i]; d.engine >= 0 {
+			engineDose[d.engine] = d
+		}
+	}
+	for i := range res.Evaluations {
+		ev := &res.Evaluations[i]
+		g, ok := v.antigen[ev.Antigen]
+		if !ok || ev.Status != forecast.Valid || ev.DoseIndex < 0 || ev.DoseIndex >= len(engineDose) {
+			continue
+		}
+		d := engineDose[ev.DoseIndex]
+		if n := len(supporting[g]); d != nil && (n == 0 || supporting[g][n-1] != d) {
+			supporting[g] = append(supporting[g], d)
+		}
+	}
+	w.obj()
+	w.str("resourceType", "ImmunizationRecommendation")
+	if ids != nil {
+		w.str("id", ids.recommendation)
+	}
+	writeProfile(w, profileRecommendation)
+	if ids != nil {
+		w.key("identifier")
+		w.arr()
+		w.elem()
+		w.obj()
+		w.str("system", systemForecastID)
+		w.str("value", r.patientRef)
+		w.end('}')
+		w.end(']')
+	}
+	r.writePatientRef(w)
+	w.str("date", r.assessmentText)
+	w.key("recommendation")
+	w.arr()
+	for gi := range res.Groups {
+		g := &res.Groups[gi]
+		idx := gi
+		if idx >= len(v.groups) || v.groups[idx].name != g.VaccineGroup {
+			idx = -1
+			for k := range v.groups {
+				if v.groups[k].name == g.VaccineGroup {
+					idx = k
+				}
+			}
+			if idx < 0 {
+				continue
+			}
+		}
+		w.elem()
+		writeGroup(w, g, &v.groups[idx], supporting[idx])
+	}
+	w.end(']')
+	w.end('}')
+}
+
+// writeGroup writes one recommendation entry.
+func writeGroup(w *jsonBuf, g *forecast.GroupForecast, gv *groupVocab, supporting []*doseInfo) {
+	w.obj()
+	w.key("vaccineCode")
+	w.arr()
+	w.elem()
+	w.obj()
+	w.key("coding")
+	w.arr()
+	writeCoding(w, systemCVX, gv.cvx)
+	w.end(']')
+	w.str("text", gv.name)
+	w.end('}')
+	w.end(']')
+	w.key("targetDisease")
+	w.obj()
+	w.key("coding")
+	w.arr()
+	seen := ""
+	for _, a := range gv.antigens {
+		if c := targetDisease[a]; c.code != seen {
+			writeCoding(w, systemSNOMED, c)
+			seen = c.code
+		}
+	}
+	w.end(']')
+	w.str("text", gv.name)
+	w.end('}')
+	st := forecastStatus(g.Status)
+	w.key("forecastStatus")
+	w.obj()
+	w.key("coding")
+	w.arr()
+	writeCoding(w, systemForecastStatus, st)
+	w.end(']')
+	w.str("text", st.display)
+	w.end('}')
+	if g.Reason != "" {
+		w.key("forecastReason")
+		w.arr()
+		w.elem()
+		w.obj()
+		if c, ok := forecastReasonCode(g.Status, g.Reason); ok {
+			w.key("coding")
+			w.arr()
+			writeCoding(w, systemForecastReason, c)
+			w.end(']')
+		}
+		w.str("text", g.Reason)
+		w.end('}')
+		w.end(']')
+	}
+	if !g.Earliest.IsZero() || !g.Recommended.IsZero() || !g.PastDue.IsZero() || !g.Latest.IsZero() {
+		w.key("dateCriterion")
+		w.arr()
+		writeCriterion(w, loincEarliest, g.Earliest)
+		writeCriterion(w, loincRecommended, g.Recommended)
+		writeCriterion(w, loincPastDue, g.PastDue)
+		writeCriterion(w, loincLatest, g.Latest)
+		w.end(']')
+	}
+	if g.SeriesName != "" {
+		w.str("series", g.SeriesName)
+	}
+	if g.DoseNumber > 0 {
+		w.int("doseNumberPositiveInt", g.DoseNumber)
+	}
+	if g.SeriesDoses > 0 {
+		w.int("seriesDosesPositiveInt", g.SeriesDoses)
+	}
+	if len(supporting) > 0 {
+		w.key("supportingImmunization")
+		w.arr()
+		for _, d := range supporting {
+			w.elem()
+			d.writeRef(w)
+		}
+		w.end(']')
+	}
+	w.end('}')
+}
+
+func writeCriterion(w *jsonBuf, c concept, d forecast.Date) {
+	if d.IsZero() {
+		return
+	}
+	w.elem()
+	w.obj()
+	w.key("code")
+	w.obj()
+	w.key("coding")
+	w.arr()
+	writeCoding(w, systemLOINC, c)
+	w.end(']')
+	w.end('}')
+	w.key("value")
+	w.b = appendDate(w.b, d)
+	w.end('}')
+}
+
+// appendDate appends d as a quoted YYYY-MM-DD.
+func appendDate(b []byte, d forecast.Date) []byte {
+	y, m, day := d.Civil()
+	return append(b, '"', byte('0'+y/1000%10), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10),
+		'-', byte('0'+m/10), byte('0'+m%10), '-', byte('0'+day/10), byte('0'+day%10), '"')
+}
