@@ -55,11 +55,11 @@ func NewDate(year, month, day int) Date {
 	return Date(daysFromCivil(y, m, day) + dateOffset)
 }
 
-// MinDate and MaxDate are the spec's defaults for empty begin and end
-// dates ("01/01/1900" and "12/31/2999").
-var (
-	MinDate = NewDate(1900, 1, 1)
-	MaxDate = NewDate(2999, 12, 31)
+// MinDate (01/01/1900) and MaxDate (12/31/2999) are the spec's assumed
+// values for empty begin and end dates (TestDateBasics checks them).
+const (
+	MinDate Date = 693902
+	MaxDate Date = 1095668
 )
 
 // IsZero reports whether d is the "no date" value.
