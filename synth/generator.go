@@ -1,6 +1,7 @@
 package synth
 
 import (
+	"bytes"
 	"context"
 	"slices"
 	"strconv"
@@ -23,7 +24,8 @@ func ResourceTypes() []string { return slices.Clone(resourceTypes[:]) }
 
 // Handler receives the stream. Resource gets one FHIR resource as compact JSON; Truth gets one
 // truth record (see TruthRecord) as JSON. Both are called from a single goroutine, in a fixed
-// order; the slices are only valid during the call. An error stops the stream.
+// order. The generator never writes to a slice it has handed over, so a handler may keep it
+// (e.g. queue it for a batch) without copying. An error stops the stream.
 type Handler interface {
 	Resource(typ string, body []byte) error
 	Truth(line []byte) error
@@ -117,17 +119,14 @@ type chunk struct {
 // Memory stays bounded: at most a few chunks of people are in flight, whatever Config.Patients.
 func (g *Generator) Stream(ctx context.Context, h Handler) (*Summary, error) {
 	sum := g.newSummary()
-	var buf []byte
 	for i := range g.dir.orgs {
-		buf = g.appendOrganization(buf[:0], &g.dir.orgs[i])
-		if err := h.Resource(TypeOrganization, buf); err != nil {
+		if err := h.Resource(TypeOrganization, g.appendOrganization(nil, &g.dir.orgs[i])); err != nil {
 			return nil, err
 		}
 		sum.Counts[TypeOrganization]++
 	}
 	for i := range g.dir.practitioners {
-		buf = appendPractitioner(buf[:0], &g.dir.practitioners[i])
-		if err := h.Resource(TypePractitioner, buf); err != nil {
+		if err := h.Resource(TypePractitioner, appendPractitioner(nil, &g.dir.practitioners[i])); err != nil {
 			return nil, err
 		}
 		sum.Counts[TypePractitioner]++
@@ -140,17 +139,19 @@ func (g *Generator) Stream(ctx context.Context, h Handler) (*Summary, error) {
 		done chan *chunk
 	}
 	jobs := make(chan job)
-	pool := sync.Pool{New: func() any { return &chunk{} }}
 	var wg sync.WaitGroup
 	for w := 0; w < g.cfg.workers(); w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var scratch []byte // grows to the largest chunk, reused
 			for j := range jobs {
-				c := pool.Get().(*chunk)
+				c := &chunk{buf: scratch[:0]}
 				if ctx.Err() == nil {
 					g.buildChunk(c, j.n)
 				}
+				// Hand over an exact-size copy: handlers may keep slices of it.
+				scratch, c.buf = c.buf, bytes.Clone(c.buf)
 				j.done <- c
 			}
 		}()
@@ -169,7 +170,6 @@ func (g *Generator) Stream(ctx context.Context, h Handler) (*Summary, error) {
 				cancel()
 			}
 		}
-		pool.Put(c)
 	}
 	for n := 0; n < nChunks && err == nil; n++ {
 		done := make(chan *chunk, 1)
@@ -212,9 +212,8 @@ func (g *Generator) deliver(c *chunk, h Handler, sum *Summary) error {
 	return nil
 }
 
-// buildChunk generates people n*chunkSize … into c, reusing its buffers.
+// buildChunk generates people n*chunkSize … into c, appending to c.buf.
 func (g *Generator) buildChunk(c *chunk, n int) {
-	c.buf, c.items = c.buf[:0], c.items[:0]
 	c.stats.reset(g)
 	lo := n * chunkSize
 	hi := min(lo+chunkSize, g.cfg.Patients)

@@ -301,3 +301,24 @@ func TestStreamStopsOnError(t *testing.T) {
 		t.Fatalf("cancelled stream returned %v", err)
 	}
 }
+
+// TestHandlerMayKeepSlices: a loader queues bodies without copying; they must not change later.
+func TestHandlerMayKeepSlices(t *testing.T) {
+	g, err := New(smallConfig(1500))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept, copied [][]byte
+	if _, err := g.Each(t.Context(), func(_ string, b []byte) error {
+		kept = append(kept, b)
+		copied = append(copied, bytes.Clone(b))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range kept {
+		if !bytes.Equal(kept[i], copied[i]) {
+			t.Fatalf("resource %d changed after it was handed over", i)
+		}
+	}
+}
