@@ -84,7 +84,7 @@ func (e *Engine) Forecast(in Input) (Result, error) {
 	for ai := range e.s.antigens {
 		outcomes[ai] = p.processAntigen(ai)
 	}
-	res := p.vaccineGroupForecasts(outcomes, in.Doses)
+	res := p.vaccineGroupForecasts(outcomes)
 	res.AssessmentDate = p.asOf
 	res.Notices = p.notices
 	if p.tr != nil {
@@ -118,7 +118,7 @@ func (p *patient) organizeHistory(in []Dose) {
 			}
 			continue
 		}
-		sub := d.Condition == SubStandard || (d.LotExpiration != 0 && d.Date > d.LotExpiration)
+		sub := !canBeEvaluated(d) // 6.1, decided once per dose
 		p.doses = append(p.doses, patientDose{input: i, id: d.ID, date: d.Date, cvx: c,
 			mvx: strings.ToUpper(strings.TrimSpace(d.MVX)), trade: strings.TrimSpace(d.TradeName),
 			volume: d.Volume, subStandard: sub})

@@ -21,7 +21,7 @@ type member struct {
 const reasonNoRelevantSeries = "No relevant patient series: no indication for this vaccine group applies to the patient"
 
 // vaccineGroupForecasts builds the Result from the per-antigen outcomes.
-func (p *patient) vaccineGroupForecasts(outcomes []antigenOutcome, in []Dose) Result {
+func (p *patient) vaccineGroupForecasts(outcomes []antigenOutcome) Result {
 	res := Result{Groups: make([]GroupForecast, 0, len(p.e.s.groups))}
 	var chosenBuf, othersBuf [40]*seriesRun
 	chosen, others := chosenBuf[:], othersBuf[:] // per antigen: the run whose evaluations are reported, the other best series' run

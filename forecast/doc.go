@@ -54,9 +54,11 @@
 //	ch6_1 … ch6_9                  dose condition, conditional skip, inadvertent vaccine, age,
 //	                               preferable and allowable intervals, vaccine conflict,
 //	                               preferable and allowable vaccine
-//	ch7_forecast.go                7.1 skip, 7.4 forecast need, 7.5 dates, 7.6 validate
-//	ch7_2_immunity.go, ch7_3_…     evidence of immunity, contraindications
-//	ch8_select_best_series.go      8.1 – 8.8 best patient series
+//	ch7_forecast.go                7 driver: 7.1 conditional skip, 7.6 validate recommendation
+//	ch7_2 … ch7_5                  evidence of immunity, contraindications, forecast need,
+//	                               forecast dates and recommended vaccines
+//	ch8_select_best_series.go      8.2, 8.3, 8.7 prioritized series, 8.8 best patient series
+//	ch8_1_prefilter.go, ch8_4_…    8.1 pre-filter, 8.4 – 8.6 scoring
 //	ch9_vaccine_group.go           9.1 – 9.3 vaccine group forecasts
 //	date.go                        the date type and CALCDT date arithmetic
 //	data.go, model.go              the embedded XML and its compiled, typed form
