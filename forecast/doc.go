@@ -75,9 +75,14 @@
 // (chapter 9); Result.Groups carries the forecast that drives care — for a
 // single-antigen group the risk pathway, for a multiple-antigen group the
 // risk pathway unless the standard pathway still owes a dose of an antigen
-// the risk pathway covers — and Result.Additional the other. Dose
-// evaluations come from the series behind Result.Groups, with the other
-// pathway's in Result.OtherEvaluations. The forecast dose number counts the
-// doses valid in any best series of the antigen. testdata/KNOWN_DIFFERENCES.md
-// lists the CDC test cases the engine does not reproduce and why.
+// the risk pathway covers — and Result.Additional the other. A dose's
+// evaluation comes from the series behind Result.Groups unless the dose is
+// valid in another best series of its antigen (a child's standard doses
+// under an adult risk forecast), in which case that valid evaluation is
+// reported; the other pathway's evaluations are in Result.OtherEvaluations.
+// Likewise the forecast dose number counts the doses valid in any best
+// series of the antigen. A risk series without valid doses is scored only
+// between its minimum and maximum age to start, a standard one only from
+// its minimum age to start. testdata/KNOWN_DIFFERENCES.md lists the CDC test
+// cases the engine does not reproduce and why.
 package forecast

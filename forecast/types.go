@@ -298,7 +298,9 @@ type Result struct {
 	// holds the one that drives care now (see chapter 9 and doc.go).
 	Additional []GroupForecast
 	// Evaluations holds, per input dose and antigen, the evaluation in the
-	// antigen's best patient series, ordered by dose then antigen.
+	// antigen's best patient series behind Groups — or in another best
+	// series where the dose is valid — ordered by dose then antigen. Doses
+	// of antigens without any relevant series have none.
 	Evaluations []DoseEvaluation
 	// OtherEvaluations holds the evaluations of the same doses in the
 	// antigens' other best patient series (those behind Additional): a
