@@ -111,6 +111,22 @@ type chunk struct {
 	buf   []byte
 	items []item
 	stats Summary
+	// encoded is set by a chunkEncoder: per output stream (resource type, or "" for truth) the
+	// chunk's lines already encoded, and how many lines that is.
+	encoded map[string]encodedPart
+}
+
+type encodedPart struct {
+	data  []byte
+	lines int
+}
+
+// chunkEncoder is a Handler that encodes whole chunks in the workers (e.g. compresses them) and
+// writes them in order afterwards, instead of receiving resources one by one.
+type chunkEncoder interface {
+	Handler
+	encodeChunk(c *chunk)      // in a worker goroutine
+	writeChunk(c *chunk) error // in the delivering goroutine, in stream order
 }
 
 // Stream generates everything and hands it to h: Organizations, Practitioners, then each
@@ -150,8 +166,13 @@ func (g *Generator) Stream(ctx context.Context, h Handler) (*Summary, error) {
 				if ctx.Err() == nil {
 					g.buildChunk(c, j.n)
 				}
-				// Hand over an exact-size copy: handlers may keep slices of it.
-				scratch, c.buf = c.buf, bytes.Clone(c.buf)
+				if enc, ok := h.(chunkEncoder); ok {
+					enc.encodeChunk(c)
+					scratch, c.buf = c.buf, nil
+				} else {
+					// Hand over an exact-size copy: handlers may keep slices of it.
+					scratch, c.buf = c.buf, bytes.Clone(c.buf)
+				}
 				j.done <- c
 			}
 		}()
@@ -196,6 +217,13 @@ func (g *Generator) Stream(ctx context.Context, h Handler) (*Summary, error) {
 }
 
 func (g *Generator) deliver(c *chunk, h Handler, sum *Summary) error {
+	if enc, ok := h.(chunkEncoder); ok {
+		if err := enc.writeChunk(c); err != nil {
+			return err
+		}
+		sum.add(&c.stats)
+		return nil
+	}
 	for _, it := range c.items {
 		body := c.buf[it.start:it.end]
 		if it.typ < 0 {

@@ -3,9 +3,11 @@ package synth
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -96,25 +98,53 @@ func TestDeterministic(t *testing.T) {
 }
 
 func TestGzipMatchesPlain(t *testing.T) {
-	g, err := New(smallConfig(200))
-	if err != nil {
-		t.Fatal(err)
-	}
-	plain, zipped := t.TempDir(), t.TempDir()
-	if _, err := g.WriteDir(context.Background(), plain, false); err != nil {
-		t.Fatal(err)
-	}
-	m, err := g.WriteDir(context.Background(), zipped, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range m.Output {
-		if !strings.HasSuffix(f.URL, ".ndjson.gz") {
-			t.Errorf("%s: want .ndjson.gz", f.URL)
-		}
-		if _, err := os.Stat(filepath.Join(zipped, f.URL)); err != nil {
-			t.Error(err)
-		}
+	tests := []struct {
+		name     string
+		patients int
+	}{{"no people", 0}, {"one chunk", 10}, {"many chunks", 500}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			plain, one, two := t.TempDir(), t.TempDir(), t.TempDir()
+			for _, x := range []struct {
+				dir     string
+				gz      bool
+				workers int
+			}{{plain, false, 2}, {one, true, 1}, {two, true, 2}} {
+				cfg := smallConfig(tt.patients)
+				cfg.Workers = x.workers
+				g, err := New(cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := g.WriteDir(t.Context(), x.dir, x.gz); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, f := range []string{"Organization.ndjson", "Patient.ndjson", "Immunization.ndjson", TruthFile} {
+				want, _ := os.ReadFile(filepath.Join(plain, f))
+				z1, _ := os.ReadFile(filepath.Join(one, f+".gz"))
+				z2, _ := os.ReadFile(filepath.Join(two, f+".gz"))
+				if !bytes.Equal(z1, z2) {
+					t.Errorf("%s.gz differs between one and two workers", f)
+				}
+				zr, err := gzip.NewReader(bytes.NewReader(z1))
+				if err != nil {
+					t.Fatalf("%s.gz: %v", f, err)
+				}
+				got, err := io.ReadAll(zr)
+				if err != nil || !bytes.Equal(got, want) {
+					t.Errorf("%s.gz does not decompress to %s (%d vs %d bytes, %v)", f, f, len(got), len(want), err)
+				}
+			}
+			var m Manifest
+			b, _ := os.ReadFile(filepath.Join(one, ManifestFile))
+			json.Unmarshal(b, &m)
+			for _, f := range m.Output {
+				if !strings.HasSuffix(f.URL, ".ndjson.gz") || f.Count != m.Summary.Counts[f.Type] {
+					t.Errorf("manifest output %+v, summary count %d", f, m.Summary.Counts[f.Type])
+				}
+			}
+		})
 	}
 }
 

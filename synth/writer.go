@@ -2,13 +2,14 @@ package synth
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"os"
 	"path/filepath"
+	"sync"
 )
 
 // Output file names inside the directory WriteDir fills.
@@ -39,52 +40,35 @@ type OutputFile struct {
 	Count int    `json:"count"`
 }
 
-// dirWriter writes one NDJSON file per resource type, plus the truth stream.
+// dirWriter writes one NDJSON file per resource type, plus the truth stream ("" below).
 type dirWriter struct {
 	dir   string
-	gz    bool
 	files map[string]*ndjsonFile
 }
 
 type ndjsonFile struct {
 	name  string
 	f     *os.File
-	z     *gzip.Writer
 	w     *bufio.Writer
 	count int
 }
 
-func (d *dirWriter) file(typ string) (*ndjsonFile, error) {
-	if f, ok := d.files[typ]; ok {
-		return f, nil
-	}
+func (d *dirWriter) create(typ, suffix string) error {
 	name := typ + ".ndjson"
 	if typ == "" {
 		name = TruthFile
 	}
-	if d.gz {
-		name += ".gz"
-	}
+	name += suffix
 	f, err := os.Create(filepath.Join(d.dir, name))
-	if err != nil {
-		return nil, err
-	}
-	nf := &ndjsonFile{name: name, f: f}
-	var w io.Writer = f
-	if d.gz {
-		nf.z, _ = gzip.NewWriterLevel(f, gzip.BestSpeed)
-		w = nf.z
-	}
-	nf.w = bufio.NewWriterSize(w, 1<<20)
-	d.files[typ] = nf
-	return nf, nil
-}
-
-func (d *dirWriter) write(typ string, b []byte) error {
-	f, err := d.file(typ)
 	if err != nil {
 		return err
 	}
+	d.files[typ] = &ndjsonFile{name: name, f: f, w: bufio.NewWriterSize(f, 1<<20)}
+	return nil
+}
+
+func (d *dirWriter) write(typ string, b []byte) error {
+	f := d.files[typ]
 	f.count++
 	f.w.Write(b)
 	return f.w.WriteByte('\n')
@@ -96,37 +80,148 @@ func (d *dirWriter) Truth(b []byte) error                { return d.write("", b)
 func (d *dirWriter) close() error {
 	var errs []error
 	for _, f := range d.files {
-		errs = append(errs, f.w.Flush())
-		if f.z != nil {
-			errs = append(errs, f.z.Close())
-		}
-		errs = append(errs, f.f.Close())
+		errs = append(errs, f.w.Flush(), f.f.Close())
 	}
 	return errors.Join(errs...)
 }
 
+// gzipDirWriter writes the same files gzip-compressed. Workers compress each chunk of people
+// into one gzip member per file, so compression uses every core; a file is the concatenation
+// of its members (RFC 1952 §2.2), which gzip tools and Go's gzip.Reader read as one stream.
+type gzipDirWriter struct {
+	dirWriter
+	pending map[string]*bytes.Buffer // lines written one by one, not yet compressed
+	zs      sync.Pool                // *gzip.Writer
+}
+
+func (d *gzipDirWriter) write(typ string, b []byte) error {
+	p := d.pending[typ]
+	if p == nil {
+		p = &bytes.Buffer{}
+		d.pending[typ] = p
+	}
+	d.files[typ].count++
+	p.Write(b)
+	return p.WriteByte('\n')
+}
+
+func (d *gzipDirWriter) Resource(typ string, b []byte) error { return d.write(typ, b) }
+func (d *gzipDirWriter) Truth(b []byte) error                { return d.write("", b) }
+
+// member compresses data into one gzip member.
+func (d *gzipDirWriter) member(data []byte) []byte {
+	var out bytes.Buffer
+	z, _ := d.zs.Get().(*gzip.Writer)
+	if z == nil {
+		z, _ = gzip.NewWriterLevel(&out, gzip.BestSpeed)
+	} else {
+		z.Reset(&out)
+	}
+	z.Write(data)
+	z.Close()
+	d.zs.Put(z)
+	return out.Bytes()
+}
+
+// flushPending writes lines received one by one as a member of their own.
+func (d *gzipDirWriter) flushPending(typ string) error {
+	p := d.pending[typ]
+	if p == nil || p.Len() == 0 {
+		return nil
+	}
+	_, err := d.files[typ].w.Write(d.member(p.Bytes()))
+	p.Reset()
+	return err
+}
+
+func (d *gzipDirWriter) encodeChunk(c *chunk) {
+	lines := map[string]*bytes.Buffer{}
+	counts := map[string]int{}
+	for _, it := range c.items {
+		typ := ""
+		if it.typ >= 0 {
+			typ = resourceTypes[it.typ]
+		}
+		b := lines[typ]
+		if b == nil {
+			b = &bytes.Buffer{}
+			lines[typ] = b
+		}
+		b.Write(c.buf[it.start:it.end])
+		b.WriteByte('\n')
+		counts[typ]++
+	}
+	c.encoded = map[string]encodedPart{}
+	for typ, b := range lines {
+		c.encoded[typ] = encodedPart{data: d.member(b.Bytes()), lines: counts[typ]}
+	}
+}
+
+func (d *gzipDirWriter) writeChunk(c *chunk) error {
+	for _, typ := range append(ResourceTypes(), "") {
+		part, ok := c.encoded[typ]
+		if !ok {
+			continue
+		}
+		if err := d.flushPending(typ); err != nil {
+			return err
+		}
+		f := d.files[typ]
+		f.count += part.lines
+		if _, err := f.w.Write(part.data); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (d *gzipDirWriter) close() error {
+	var errs []error
+	for typ, f := range d.files {
+		if err := d.flushPending(typ); err != nil {
+			errs = append(errs, err)
+		}
+		if f.count == 0 { // a valid, empty gzip file
+			f.w.Write(d.member(nil))
+		}
+	}
+	return errors.Join(append(errs, d.dirWriter.close())...)
+}
+
 // WriteDir streams the jurisdiction into dir (created if needed) as Organization.ndjson,
-// Practitioner.ndjson, Patient.ndjson, Immunization.ndjson (".gz" added when gz), truth.ndjson
+// Practitioner.ndjson, Patient.ndjson, Immunization.ndjson and truth.ndjson (each ".gz" when gz)
 // and manifest.json.
 func (g *Generator) WriteDir(ctx context.Context, dir string, gz bool) (*Manifest, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	w := &dirWriter{dir: dir, gz: gz, files: map[string]*ndjsonFile{}}
+	dw := dirWriter{dir: dir, files: map[string]*ndjsonFile{}}
+	suffix := ""
+	if gz {
+		suffix = ".gz"
+	}
 	for _, t := range append(ResourceTypes(), "") {
-		if _, err := w.file(t); err != nil {
-			w.close()
+		if err := dw.create(t, suffix); err != nil {
+			dw.close()
 			return nil, err
 		}
 	}
-	sum, err := g.Stream(ctx, w)
-	if cerr := w.close(); err == nil {
+	var (
+		h       Handler = &dw
+		closeFn         = dw.close
+	)
+	if gz {
+		gw := &gzipDirWriter{dirWriter: dw, pending: map[string]*bytes.Buffer{}}
+		h, closeFn = gw, gw.close
+	}
+	sum, err := g.Stream(ctx, h)
+	if cerr := closeFn(); err == nil {
 		err = cerr
 	}
 	if err != nil {
 		return nil, err
 	}
-	m := g.manifest(sum, w)
+	m := g.manifest(sum, &dw)
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return nil, err
