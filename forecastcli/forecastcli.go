@@ -15,6 +15,7 @@ package forecastcli
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -136,14 +137,24 @@ type rawCase struct {
 }
 
 // splitCases returns the input's cases: the whole input when it is one
-// (possibly multi-line) JSON document, else one case per non-empty line.
+// JSON document (a pretty-printed FHIR Bundle, possibly broken), else one
+// case per non-empty line (JSON Lines; a bad line spoils only itself).
 func splitCases(data []byte) []rawCase {
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) == 0 {
 		return nil
 	}
-	if bytes.IndexByte(trimmed, '\n') >= 0 && looksLikeSingleDocument(trimmed) {
-		return []rawCase{{line: 1 + bytes.Count(data[:bytes.Index(data, trimmed[:1])], []byte{'\n'}), text: trimmed}}
+	startLine := 1 + bytes.Count(data[:len(data)-len(bytes.TrimLeft(data, " \t\r\n"))], []byte{'\n'})
+	if json.Valid(trimmed) {
+		return []rawCase{{line: startLine, text: trimmed}}
+	}
+	first := trimmed
+	if i := bytes.IndexByte(trimmed, '\n'); i >= 0 {
+		first = bytes.TrimSpace(trimmed[:i])
+	}
+	if len(first) > 0 && first[0] == '{' && !json.Valid(first) {
+		// A multi-line document that does not parse: one bad case.
+		return []rawCase{{line: startLine, text: trimmed}}
 	}
 	var out []rawCase
 	for i, l := range bytes.Split(data, []byte{'\n'}) {
@@ -154,14 +165,6 @@ func splitCases(data []byte) []rawCase {
 		out = append(out, rawCase{line: i + 1, text: l})
 	}
 	return out
-}
-
-// looksLikeSingleDocument reports whether a multi-line input is one JSON
-// value (a pretty-printed FHIR resource) rather than JSON Lines.
-func looksLikeSingleDocument(b []byte) bool {
-	first := bytes.TrimSpace(b[:bytes.IndexByte(b, '\n')])
-	// A JSON Lines file has a complete object on its first line.
-	return !(len(first) > 1 && first[0] == '{' && first[len(first)-1] == '}' && validJSON(first))
 }
 
 type runner struct {

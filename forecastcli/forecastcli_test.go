@@ -3,6 +3,7 @@ package forecastcli
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -211,5 +212,31 @@ func TestUsage(t *testing.T) {
 func TestEmptyInput(t *testing.T) {
 	if code, out, errs := run(t, "\n\n"); code != 0 || out != "" || errs != "" {
 		t.Errorf("exit %d out %q err %q", code, out, errs)
+	}
+}
+
+func TestSplitCases(t *testing.T) {
+	tests := []struct {
+		name  string
+		input string
+		lines []int // starting line of each case
+	}{
+		{"json lines", "{\"a\":1}\n\n{\"b\":2}\n", []int{1, 3}},
+		{"bad first line", "oops\n{\"b\":2}\n", []int{1, 2}},
+		{"pretty document", "\n\n{\n  \"resourceType\": \"Bundle\"\n}\n", []int{3}},
+		{"broken pretty document", "{\n  \"resourceType\": \n", []int{1}},
+		{"one line", "{\"a\":1}", []int{1}},
+		{"empty", " \n\t\n", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []int
+			for _, c := range splitCases([]byte(tt.input)) {
+				got = append(got, c.line)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tt.lines) {
+				t.Errorf("case lines %v, want %v", got, tt.lines)
+			}
+		})
 	}
 }

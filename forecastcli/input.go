@@ -21,8 +21,6 @@ type parsedCase struct {
 	group string // the vaccine group a CDC test case tests ("" for FHIR input)
 }
 
-func validJSON(b []byte) bool { return json.Valid(b) }
-
 // parseCase reads one case in either form.
 func parseCase(b []byte, eng *forecast.Engine) (parsedCase, error) {
 	var probe struct {
