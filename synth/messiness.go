@@ -1,6 +1,7 @@
 package synth
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -37,6 +38,10 @@ func (s *sim) duplicatePatients() {
 			continue
 		}
 		k := 1 + r.intn(n)
+		o := p.records[k].mrnOrg
+		if s.g.dir.orgs[o].kind == kindPharmacy && slices.Contains(childSeries, e.series) {
+			continue // pharmacies report their own flu, COVID and adult doses, not well-child visits
+		}
 		if e.date >= p.records[k].since {
 			e.rec = k
 			e.org = p.records[k].mrnOrg

@@ -42,7 +42,7 @@ func (s *sim) fluDose(d Date) bool {
 	age := ageAt(s.p.birth, d)
 	var o int
 	switch u := s.r.float(); {
-	case age < 12 && u < 0.9, age < 18 && u < 0.7, age >= 18 && u < 0.45:
+	case age < 3, age < 12 && u < 0.9, age < 18 && u < 0.7, age >= 18 && u < 0.45:
 		o = s.clinicOn(d)
 	case u < 0.92 || age < 18:
 		o = s.g.dir.pick(&s.r, kindPharmacy)
