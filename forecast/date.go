@@ -322,8 +322,25 @@ func daysIn(y, m int) int {
 
 // daysFromCivil and civilFromDays are H. Hinnant's public-domain
 // algorithms: days relative to 1970-01-01 in the proleptic Gregorian
-// calendar.
+// calendar. Years 1 … 9999 take an unsigned fast path (no floor
+// divisions); the general versions handle the rest.
 func daysFromCivil(y, m, d int) int {
+	if y >= 1 && y <= 9999 {
+		yy := uint32(y)
+		if m <= 2 {
+			yy--
+		}
+		era := yy / 400
+		yoe := yy - era*400
+		mp := (uint32(m) + 9) % 12
+		doy := (153*mp+2)/5 + uint32(d) - 1
+		doe := yoe*365 + yoe/4 - yoe/100 + doy
+		return int(era*146097+doe) - 719468
+	}
+	return daysFromCivilSigned(y, m, d)
+}
+
+func daysFromCivilSigned(y, m, d int) int {
 	if m <= 2 {
 		y--
 	}
@@ -336,6 +353,28 @@ func daysFromCivil(y, m, d int) int {
 }
 
 func civilFromDays(z int) (y, m, d int) {
+	if zz := z + 719468; zz >= 0 && zz < 1<<31 {
+		u := uint32(zz)
+		era := u / 146097
+		doe := u - era*146097
+		yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
+		doy := doe - (365*yoe + yoe/4 - yoe/100)
+		mp := (5*doy + 2) / 153
+		d = int(doy - (153*mp+2)/5 + 1)
+		m = int(mp) + 3
+		if m > 12 {
+			m -= 12
+		}
+		y = int(yoe + era*400)
+		if m <= 2 {
+			y++
+		}
+		return y, m, d
+	}
+	return civilFromDaysSigned(z)
+}
+
+func civilFromDaysSigned(z int) (y, m, d int) {
 	z += 719468
 	era := floorDiv(z, 146097)
 	doe := z - era*146097

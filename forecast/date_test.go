@@ -131,3 +131,18 @@ func TestDateBasics(t *testing.T) {
 		}
 	}
 }
+
+// TestCivilFastPath checks the unsigned conversions against the general
+// ones from 220 BC to AD 6200.
+func TestCivilFastPath(t *testing.T) {
+	for z := -800000; z < 1600000; z += 3 {
+		y, m, d := civilFromDays(z)
+		y2, m2, d2 := civilFromDaysSigned(z)
+		if y != y2 || m != m2 || d != d2 {
+			t.Fatalf("civilFromDays(%d) = %d-%d-%d, want %d-%d-%d", z, y, m, d, y2, m2, d2)
+		}
+		if got, want := daysFromCivil(y, m, d), daysFromCivilSigned(y, m, d); got != want || got != z {
+			t.Fatalf("daysFromCivil(%d-%d-%d) = %d, want %d", y, m, d, got, z)
+		}
+	}
+}
