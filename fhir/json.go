@@ -3,11 +3,7 @@ package fhir
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"strconv"
-	"strings"
 )
 
 // Object is a decoded FHIR JSON object. Values are map[string]any ([]any,
@@ -24,34 +20,26 @@ const MaxDepth = 64
 // no null member values, no empty strings, arrays or objects, bounded depth,
 // nothing after the value. It reports the element path of the first fault.
 func DecodeStrict(data []byte) (Object, error) {
-	d := json.NewDecoder(bytes.NewReader(data))
-	d.UseNumber()
-	tok, err := d.Token()
-	if err != nil {
-		return nil, Invalid("IMM-JSON-001", "", "the body is not valid JSON: %s", jsonErrText(err))
+	s := &scanner{data: data}
+	s.skipSpace()
+	if s.pos >= len(data) {
+		return nil, Invalid("IMM-JSON-001", "", "the body is not valid JSON: unexpected end of input")
 	}
-	if delim, ok := tok.(json.Delim); !ok || delim != '{' {
-		return nil, Invalid("IMM-JSON-002", "", "the body must be a JSON object")
+	if data[s.pos] != '{' {
+		if json.Valid(data) {
+			return nil, Invalid("IMM-JSON-002", "", "the body must be a JSON object")
+		}
+		return nil, Invalid("IMM-JSON-001", "", "the body is not valid JSON: unexpected character %q at offset %d", data[s.pos], s.pos)
 	}
-	obj, err := decodeObject(d, "", 1)
+	obj, err := s.object("", 1)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := d.Token(); err != io.EOF {
+	s.skipSpace()
+	if s.pos != len(data) {
 		return nil, Invalid("IMM-JSON-003", "", "unexpected data after the JSON object")
 	}
 	return obj, nil
-}
-
-func jsonErrText(err error) string {
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		return fmt.Sprintf("%s at offset %d", se.Error(), se.Offset)
-	}
-	if err == io.EOF || err == io.ErrUnexpectedEOF {
-		return "unexpected end of input"
-	}
-	return err.Error()
 }
 
 func join(path, key string) string {
@@ -59,89 +47,6 @@ func join(path, key string) string {
 		return key
 	}
 	return path + "." + key
-}
-
-func decodeObject(d *json.Decoder, path string, depth int) (Object, error) {
-	if depth > MaxDepth {
-		return nil, Invalid("IMM-JSON-004", path, "JSON nesting deeper than %d levels", MaxDepth)
-	}
-	obj := Object{}
-	for {
-		tok, err := d.Token()
-		if err != nil {
-			return nil, Invalid("IMM-JSON-001", path, "the body is not valid JSON: %s", jsonErrText(err))
-		}
-		if delim, ok := tok.(json.Delim); ok && delim == '}' {
-			break
-		}
-		key, ok := tok.(string)
-		if !ok {
-			return nil, Invalid("IMM-JSON-001", path, "the body is not valid JSON")
-		}
-		if _, dup := obj[key]; dup {
-			return nil, Invalid("IMM-JSON-005", join(path, key), "duplicate JSON property %q", key)
-		}
-		if key == "" {
-			return nil, Invalid("IMM-JSON-006", path, "empty JSON property name")
-		}
-		v, err := decodeValue(d, join(path, key), depth, false)
-		if err != nil {
-			return nil, err
-		}
-		obj[key] = v
-	}
-	if len(obj) == 0 && path != "" {
-		return nil, Invalid("IMM-JSON-007", path, "empty JSON object (FHIR forbids empty elements)")
-	}
-	return obj, nil
-}
-
-func decodeValue(d *json.Decoder, path string, depth int, inArray bool) (any, error) {
-	tok, err := d.Token()
-	if err != nil {
-		return nil, Invalid("IMM-JSON-001", path, "the body is not valid JSON: %s", jsonErrText(err))
-	}
-	switch t := tok.(type) {
-	case json.Delim:
-		switch t {
-		case '{':
-			return decodeObject(d, path, depth+1)
-		case '[':
-			if depth+1 > MaxDepth {
-				return nil, Invalid("IMM-JSON-004", path, "JSON nesting deeper than %d levels", MaxDepth)
-			}
-			arr := []any{}
-			for d.More() {
-				v, err := decodeValue(d, path+"["+strconv.Itoa(len(arr))+"]", depth+1, true)
-				if err != nil {
-					return nil, err
-				}
-				arr = append(arr, v)
-			}
-			if _, err := d.Token(); err != nil {
-				return nil, Invalid("IMM-JSON-001", path, "the body is not valid JSON: %s", jsonErrText(err))
-			}
-			if len(arr) == 0 {
-				return nil, Invalid("IMM-JSON-008", path, "empty JSON array (FHIR forbids empty elements)")
-			}
-			return arr, nil
-		}
-		return nil, Invalid("IMM-JSON-001", path, "the body is not valid JSON")
-	case string:
-		if strings.TrimSpace(t) == "" {
-			return nil, Invalid("IMM-JSON-009", path, "empty or blank string (FHIR forbids empty values)")
-		}
-		return t, nil
-	case nil:
-		// null is only allowed inside arrays, to align primitive values with
-		// their extensions ("given": ["a", null] / "_given": [null, {...}]).
-		if !inArray {
-			return nil, Invalid("IMM-JSON-010", path, "null is not allowed as a property value")
-		}
-		return nil, nil
-	default:
-		return t, nil
-	}
 }
 
 // Marshal encodes a tree compactly without HTML escaping (FHIR narrative

@@ -95,11 +95,13 @@ func (s *Service) historyEntry(v *fhir.Resource) fhir.Entry {
 	e := fhir.Entry{FullURL: s.BaseURL + "/" + v.Ref()}
 	req := &fhir.EntryRequest{Method: v.Method, URL: v.Ref()}
 	resp := &fhir.EntryResponse{Etag: v.ETag(), LastModified: fhir.FormatInstant(v.LastUpdated)}
-	switch v.Method {
-	case "POST":
+	switch {
+	case v.Method == "POST":
 		req.URL = v.Type
 		resp.Status = "201 Created"
-	case "DELETE":
+	case v.Version == 1:
+		resp.Status = "201 Created" // create-on-update
+	case v.Method == "DELETE":
 		resp.Status = "204 No Content"
 	default:
 		resp.Status = "200 OK"

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sort"
+	"sync"
 
 	"github.com/immunis/immunis/fhir"
 	"github.com/immunis/immunis/store"
@@ -49,22 +50,51 @@ func (s *Service) ParseResource(body []byte) (string, fhir.Object, error) {
 
 // RefCache remembers conditional references resolved during one load, so
 // that a million Immunizations naming the same Location by identifier cost
-// one search, not a million. It must not be shared between concurrent
-// LoadBatch calls.
-type RefCache map[string]string
+// one search, not a million. It is safe for concurrent LoadBatch calls.
+type RefCache struct {
+	mu sync.Mutex
+	m  map[string]string
+}
+
+func (c *RefCache) get(k string) (string, bool) {
+	if c == nil {
+		return "", false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, ok := c.m[k]
+	return v, ok
+}
+
+func (c *RefCache) put(k, v string) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[string]string{}
+	}
+	c.m[k] = v
+}
 
 // LoadBatch writes items in one database transaction. An item that breaks
 // a rule (dangling reference, ambiguous conditional match) is rejected on
 // its own; the others are written. The returned error is for failures of
 // the batch as a whole (database unavailable), after which nothing of the
 // batch was written.
-func (s *Service) LoadBatch(ctx context.Context, items []LoadItem, cache RefCache) ([]LoadResult, error) {
+func (s *Service) LoadBatch(ctx context.Context, items []LoadItem, cache *RefCache) ([]LoadResult, error) {
 	// New ids are chosen before the transaction so retries reuse them.
 	fresh := make([]string, len(items))
+	types := map[string]bool{}
 	for i, it := range items {
 		if it.ID == "" {
 			fresh[i] = s.newID()
 		}
+		types[it.Type] = true
+	}
+	if err := s.requireUnrestricted(ctx, types); err != nil { // access.go
+		return nil, err
 	}
 	var results []LoadResult
 	err := s.Store.Write(ctx, func(tx store.Tx) error {
@@ -78,7 +108,7 @@ func (s *Service) LoadBatch(ctx context.Context, items []LoadItem, cache RefCach
 	return results, nil
 }
 
-func (s *Service) loadIn(ctx context.Context, tx store.Tx, items []LoadItem, fresh []string, cache RefCache) ([]LoadResult, error) {
+func (s *Service) loadIn(ctx context.Context, tx store.Tx, items []LoadItem, fresh []string, cache *RefCache) ([]LoadResult, error) {
 	at := s.now()
 	res := make([]LoadResult, len(items))
 	ids := make([]string, len(items))
@@ -169,13 +199,13 @@ func (s *Service) loadIn(ctx context.Context, tx store.Tx, items []LoadItem, fre
 			ref := fhir.ParseReference(raw, s.BaseURL)
 			switch ref.Kind {
 			case fhir.RefConditional:
-				to, ok := cache[raw]
+				to, ok := cache.get(raw)
 				if !ok {
 					var err error
 					if to, err = s.resolveConditionalRef(ctx, tx, expr, ref); err != nil {
 						return "", err
 					}
-					cache[raw] = to
+					cache.put(raw, to)
 				}
 				note(to)
 				return to, nil
@@ -211,7 +241,14 @@ func (s *Service) loadIn(ctx context.Context, tx store.Tx, items []LoadItem, fre
 			live[typ+"/"+id] = ok
 		}
 	}
-	// 5. Write what passes.
+	// 5. Write what passes: creates together in one statement.
+	var pending []*store.Version
+	pendingKeys := map[string]bool{}
+	flush := func() error {
+		err := tx.PutMany(ctx, pending)
+		pending, pendingKeys = nil, map[string]bool{}
+		return err
+	}
 	for i, it := range items {
 		if res[i].Err != nil {
 			continue
@@ -229,21 +266,33 @@ func (s *Service) loadIn(ctx context.Context, tx store.Tx, items []LoadItem, fre
 			continue
 		}
 		key := it.Type + "/" + ids[i]
+		if pendingKeys[key] {
+			// The same resource twice in one batch: the second is an
+			// update of the first, which must be written first.
+			if err := flush(); err != nil {
+				return nil, err
+			}
+		}
 		cur := current[key]
 		if cur != nil && !cur.Deleted && sameContent(cur.Body, it.Obj) {
 			res[i] = LoadResult{Outcome: LoadUnchanged, Resource: cur}
 			continue
 		}
-		r, err := s.write(ctx, tx, it.Type, ids[i], it.Obj, cur, "PUT", at)
+		v, err := s.version(it.Type, ids[i], it.Obj, cur, "PUT", at)
 		if err != nil {
 			return nil, err
 		}
-		current[key] = r // a later item with the same id updates this version
+		pending = append(pending, v)
+		pendingKeys[key] = true
+		current[key] = v.New
 		if cur == nil || cur.Deleted {
-			res[i] = LoadResult{Outcome: LoadCreated, Resource: r}
+			res[i] = LoadResult{Outcome: LoadCreated, Resource: v.New}
 		} else {
-			res[i] = LoadResult{Outcome: LoadUpdated, Resource: r}
+			res[i] = LoadResult{Outcome: LoadUpdated, Resource: v.New}
 		}
+	}
+	if err := flush(); err != nil {
+		return nil, err
 	}
 	return res, nil
 }

@@ -131,6 +131,19 @@ func (s *Service) parseAny(body []byte) (string, fhir.Object, error) {
 // already be resolved (resolveReferences); the caller verifies them
 // (verifyReferences) before the transaction commits.
 func (s *Service) write(ctx context.Context, tx store.Tx, typ, id string, obj fhir.Object, prev *fhir.Resource, method string, at time.Time) (*fhir.Resource, error) {
+	v, err := s.version(typ, id, obj, prev, method, at)
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.Put(ctx, v); err != nil {
+		return nil, err
+	}
+	return v.New, nil
+}
+
+// version stamps obj as the next version of typ/id and derives its index
+// rows, without writing.
+func (s *Service) version(typ, id string, obj fhir.Object, prev *fhir.Resource, method string, at time.Time) (*store.Version, error) {
 	version := int64(1)
 	if prev != nil {
 		version = prev.Version + 1
@@ -141,10 +154,7 @@ func (s *Service) write(ctx context.Context, tx store.Tx, typ, id string, obj fh
 	}
 	ix := s.Extractor.Extract(typ, obj)
 	res := &fhir.Resource{Type: typ, ID: id, Version: version, LastUpdated: at, Body: body, Method: method}
-	if err := tx.Put(ctx, &store.Version{New: res, Prev: prev, Index: &ix}); err != nil {
-		return nil, err
-	}
-	return res, nil
+	return &store.Version{New: res, Prev: prev, Index: &ix}, nil
 }
 
 // writeOne runs one write interaction in its own database transaction:

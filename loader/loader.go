@@ -55,6 +55,7 @@ type Loader struct {
 	Sink      Sink
 	Workers   int // validating goroutines; default GOMAXPROCS
 	BatchSize int // resources per transaction; default 500
+	Writers   int // batches in flight at once; default 3
 	// Rejects receives one NDJSON line per rejected resource.
 	Rejects io.Writer
 	// Progress is called about every second with the counts so far.
@@ -219,8 +220,19 @@ func (l *Loader) RunSource(ctx context.Context, total int64, src Source) (Summar
 	}
 	go func() { wg.Wait(); close(ready) }()
 
-	var deferred []*Parsed
-	var done int64
+	// Writers: several batches in flight (each its own transaction), so
+	// database round trips overlap validation. The aggregator owns the
+	// summary and the deferred list.
+	writers := l.Writers
+	if writers <= 0 {
+		writers = 3
+	}
+	var (
+		aggMu    sync.Mutex
+		deferred []*Parsed
+		done     int64
+		firstErr error
+	)
 	lastReport := now()
 	report := func(force bool) {
 		if l.Progress == nil {
@@ -231,18 +243,8 @@ func (l *Loader) RunSource(ctx context.Context, total int64, src Source) (Summar
 			l.Progress(Progress{Resources: done, BytesRead: bytesRead.Load(), BytesTotal: total, Elapsed: t.Sub(start)})
 		}
 	}
-	reject := func(source string, body []byte, err error) error {
-		sum.Rejected++
-		return l.writeReject(source, body, err)
-	}
-	flush := func(batch []*Parsed, final bool) error {
-		if len(batch) == 0 {
-			return nil
-		}
-		res, err := l.Sink.Write(ctx, batch)
-		if err != nil {
-			return fmt.Errorf("write batch starting at %s: %w", batch[0].Source, err)
-		}
+	// record accounts for one written batch; the caller holds aggMu.
+	record := func(batch []*Parsed, res []Result, final bool) error {
 		for i, r := range res {
 			p := batch[i]
 			switch r.Outcome {
@@ -257,7 +259,8 @@ func (l *Loader) RunSource(ctx context.Context, total int64, src Source) (Summar
 					deferred = append(deferred, p)
 					continue
 				}
-				if err := reject(p.Source, p.Body, r.Err); err != nil {
+				sum.Rejected++
+				if err := l.writeReject(p.Source, p.Body, r.Err); err != nil {
 					return err
 				}
 			}
@@ -266,53 +269,91 @@ func (l *Loader) RunSource(ctx context.Context, total int64, src Source) (Summar
 		report(false)
 		return nil
 	}
+	batches := make(chan []*Parsed, writers)
+	var wwg sync.WaitGroup
+	for w := 0; w < writers; w++ {
+		wwg.Add(1)
+		go func() {
+			defer wwg.Done()
+			for b := range batches {
+				res, err := l.Sink.Write(ctx, b)
+				aggMu.Lock()
+				if err == nil {
+					err = record(b, res, false)
+				} else {
+					err = fmt.Errorf("write batch starting at %s: %w", b[0].Source, err)
+				}
+				if err != nil && firstErr == nil {
+					firstErr = err
+					cancel()
+				}
+				aggMu.Unlock()
+			}
+		}()
+	}
 
 	var batch []*Parsed
+	send := func() {
+		if len(batch) > 0 {
+			select {
+			case batches <- batch:
+			case <-ctx.Done():
+			}
+			batch = nil
+		}
+	}
 	for pr := range ready {
 		switch {
 		case pr.skip != "":
+			aggMu.Lock()
 			sum.Skipped[pr.skip]++
 			done++
+			aggMu.Unlock()
 		case pr.err != nil:
-			if err := reject(pr.source, pr.rawBody, pr.err); err != nil {
-				return sum, err
-			}
+			aggMu.Lock()
+			sum.Rejected++
 			done++
+			err := l.writeReject(pr.source, pr.rawBody, pr.err)
+			if err != nil && firstErr == nil {
+				firstErr = err
+				cancel()
+			}
+			aggMu.Unlock()
 		default:
 			batch = append(batch, pr.p)
 			if len(batch) >= batchSize {
-				if err := flush(batch, false); err != nil {
-					return sum, err
-				}
-				batch = nil
+				send()
 			}
 		}
+	}
+	send()
+	close(batches)
+	wwg.Wait()
+	if firstErr != nil {
+		return sum, firstErr
 	}
 	if err := <-readErr; err != nil {
 		return sum, err
 	}
-	if err := flush(batch, false); err != nil {
-		return sum, err
-	}
-	// Items whose references came later in the input: retry while that
-	// makes progress, then reject what is left.
+	// Items whose references came later in the input (or in a batch that
+	// was in flight at the same time): retry one batch at a time while
+	// that makes progress, then reject what is left.
+	final := false
 	for len(deferred) > 0 {
 		again := deferred
 		deferred = nil
-		before := len(again)
 		for i := 0; i < len(again); i += batchSize {
-			if err := flush(again[i:min(i+batchSize, len(again))], false); err != nil {
+			b := again[i:min(i+batchSize, len(again))]
+			res, err := l.Sink.Write(ctx, b)
+			if err != nil {
+				return sum, fmt.Errorf("write batch starting at %s: %w", b[0].Source, err)
+			}
+			if err := record(b, res, final); err != nil {
 				return sum, err
 			}
 		}
-		if len(deferred) == before {
-			last := deferred
-			deferred = nil
-			for i := 0; i < len(last); i += batchSize {
-				if err := flush(last[i:min(i+batchSize, len(last))], true); err != nil {
-					return sum, err
-				}
-			}
+		if len(deferred) == len(again) {
+			final = true // no progress: the next round rejects
 		}
 	}
 	sum.Elapsed = now().Sub(start)

@@ -41,14 +41,11 @@ func (d *DBSink) Prepare(p *Parsed) error {
 
 // Write implements Sink: one database transaction per batch.
 func (d *DBSink) Write(ctx context.Context, batch []*Parsed) ([]Result, error) {
-	if d.cache == nil {
-		d.cache = interaction.RefCache{}
-	}
 	items := make([]interaction.LoadItem, len(batch))
 	for i, p := range batch {
 		items[i] = interaction.LoadItem{Type: p.Type, ID: p.ID, IfNoneExist: p.IfNoneExist, Obj: p.Obj}
 	}
-	res, err := d.Service.LoadBatch(ctx, items, d.cache)
+	res, err := d.Service.LoadBatch(ctx, items, &d.cache)
 	if err != nil {
 		return nil, err
 	}

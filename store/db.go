@@ -32,6 +32,8 @@ type dialect interface {
 	liveSQL() string
 	// put writes a version and its index rows.
 	put(ctx context.Context, tx *sql.Tx, v *Version) error
+	// createMany writes many new resources (no previous version).
+	createMany(ctx context.Context, tx *sql.Tx, vs []*Version) error
 	// retryable reports whether a failed transaction may be run again.
 	retryable(err error) bool
 	// migrate applies migrations under a cross-process lock.
@@ -154,6 +156,11 @@ func (db *DB) History(ctx context.Context, q HistoryQuery) ([]*fhir.Resource, er
 	}
 	// Which resources: filtered inside both halves of the union.
 	var inner []string
+	if q.Only != nil {
+		// Its arguments go first, so its $1…$n keep their numbers.
+		args = append(args, q.Only.Args...)
+		inner = append(inner, "rid IN ("+q.Only.SQL+")")
+	}
 	if q.Type != "" {
 		inner = append(inner, "type = "+arg(q.Type))
 	}
@@ -331,6 +338,28 @@ func (t *tx) Live(ctx context.Context, typ, id string) (bool, error) {
 func (t *tx) Put(ctx context.Context, v *Version) error {
 	if err := t.d.put(ctx, t.tx, v); err != nil {
 		return fmt.Errorf("write %s/%s version %d: %w", v.New.Type, v.New.ID, v.New.Version, err)
+	}
+	return nil
+}
+
+// PutMany writes many versions: creates together in one statement where
+// the dialect can, updates one by one.
+func (t *tx) PutMany(ctx context.Context, vs []*Version) error {
+	var creates []*Version
+	for _, v := range vs {
+		if v.Prev != nil {
+			if err := t.Put(ctx, v); err != nil {
+				return err
+			}
+			continue
+		}
+		creates = append(creates, v)
+	}
+	if len(creates) == 0 {
+		return nil
+	}
+	if err := t.d.createMany(ctx, t.tx, creates); err != nil {
+		return fmt.Errorf("create %d resources: %w", len(creates), err)
 	}
 	return nil
 }

@@ -116,62 +116,154 @@ func (postgres) put(ctx context.Context, tx *sql.Tx, v *Version) error {
 	return nil
 }
 
-// indexArrays flattens index rows into the 27 column arrays ($8…$34).
-func indexArrays(ix *search.Index) []any {
+// indexCols holds index rows as one array per column, the shape unnest
+// takes: a whole batch of rows travels in a fixed number of parameters.
+type indexCols struct {
+	trid, tp   []int64
+	ts, tc, tt []string
+	srid, sp   []int64
+	sn, se     []string
+	drid, dp   []int64
+	dl, dh     []int64
+	rrid, rp   []int64
+	rt, ri, ru []string
+	nrid, np   []int64
+	nv, nl, nh []float64
+	qrid, qp   []int64
+	qs, qc     []string
+	qv, ql, qh []float64
+	urid, up   []int64
+	uu         []string
+	crid       []int64
+	cp         []string
+}
+
+func (c *indexCols) add(rid int64, ix *search.Index) {
 	if ix == nil {
-		ix = &search.Index{}
+		return
 	}
-	var (
-		tp         []int64
-		ts, tc, tt []string
-		sp         []int64
-		sn, se     []string
-		dp         []int64
-		dl, dh     []int64
-		rp         []int64
-		rt, ri, ru []string
-		np         []int64
-		nv, nl, nh []float64
-		qp         []int64
-		qs, qc     []string
-		qv, ql, qh []float64
-		up         []int64
-		uu         []string
-		cp         []string
-	)
 	for _, r := range ix.Tokens {
-		tp, ts, tc, tt = append(tp, int64(r.Param)), append(ts, r.System), append(tc, r.Code), append(tt, r.Text)
+		c.trid, c.tp, c.ts, c.tc, c.tt = append(c.trid, rid), append(c.tp, int64(r.Param)), append(c.ts, r.System), append(c.tc, r.Code), append(c.tt, r.Text)
 	}
 	for _, r := range ix.Strings {
-		sp, sn, se = append(sp, int64(r.Param)), append(sn, r.Norm), append(se, r.Exact)
+		c.srid, c.sp, c.sn, c.se = append(c.srid, rid), append(c.sp, int64(r.Param)), append(c.sn, r.Norm), append(c.se, r.Exact)
 	}
 	for _, r := range ix.Dates {
-		dp, dl, dh = append(dp, int64(r.Param)), append(dl, r.Lo), append(dh, r.Hi)
+		c.drid, c.dp, c.dl, c.dh = append(c.drid, rid), append(c.dp, int64(r.Param)), append(c.dl, r.Lo), append(c.dh, r.Hi)
 	}
 	for _, r := range ix.Refs {
-		rp, rt, ri, ru = append(rp, int64(r.Param)), append(rt, r.Type), append(ri, r.ID), append(ru, r.URL)
+		c.rrid, c.rp, c.rt, c.ri, c.ru = append(c.rrid, rid), append(c.rp, int64(r.Param)), append(c.rt, r.Type), append(c.ri, r.ID), append(c.ru, r.URL)
 	}
 	for _, r := range ix.Numbers {
-		np, nv, nl, nh = append(np, int64(r.Param)), append(nv, r.Value), append(nl, r.Lo), append(nh, r.Hi)
+		c.nrid, c.np, c.nv, c.nl, c.nh = append(c.nrid, rid), append(c.np, int64(r.Param)), append(c.nv, r.Value), append(c.nl, r.Lo), append(c.nh, r.Hi)
 	}
 	for _, r := range ix.Quantities {
-		qp, qs, qc = append(qp, int64(r.Param)), append(qs, r.System), append(qc, r.Code)
-		qv, ql, qh = append(qv, r.Value), append(ql, r.Lo), append(qh, r.Hi)
+		c.qrid, c.qp, c.qs, c.qc = append(c.qrid, rid), append(c.qp, int64(r.Param)), append(c.qs, r.System), append(c.qc, r.Code)
+		c.qv, c.ql, c.qh = append(c.qv, r.Value), append(c.ql, r.Lo), append(c.qh, r.Hi)
 	}
 	for _, r := range ix.URIs {
-		up, uu = append(up, int64(r.Param)), append(uu, r.URI)
+		c.urid, c.up, c.uu = append(c.urid, rid), append(c.up, int64(r.Param)), append(c.uu, r.URI)
 	}
-	cp = append(cp, ix.Compartments...)
+	for _, p := range ix.Compartments {
+		c.crid, c.cp = append(c.crid, rid), append(c.cp, p)
+	}
+}
+
+// args returns the 27 column arrays of the single-resource statements
+// ($8…$34, rid comes from the CTE).
+func (c *indexCols) args() []any {
 	return []any{
-		pq.Array(tp), pq.Array(ts), pq.Array(tc), pq.Array(tt),
-		pq.Array(sp), pq.Array(sn), pq.Array(se),
-		pq.Array(dp), pq.Array(dl), pq.Array(dh),
-		pq.Array(rp), pq.Array(rt), pq.Array(ri), pq.Array(ru),
-		pq.Array(np), pq.Array(nv), pq.Array(nl), pq.Array(nh),
-		pq.Array(qp), pq.Array(qs), pq.Array(qc), pq.Array(qv), pq.Array(ql), pq.Array(qh),
-		pq.Array(up), pq.Array(uu),
-		pq.Array(cp),
+		pq.Array(c.tp), pq.Array(c.ts), pq.Array(c.tc), pq.Array(c.tt),
+		pq.Array(c.sp), pq.Array(c.sn), pq.Array(c.se),
+		pq.Array(c.dp), pq.Array(c.dl), pq.Array(c.dh),
+		pq.Array(c.rp), pq.Array(c.rt), pq.Array(c.ri), pq.Array(c.ru),
+		pq.Array(c.np), pq.Array(c.nv), pq.Array(c.nl), pq.Array(c.nh),
+		pq.Array(c.qp), pq.Array(c.qs), pq.Array(c.qc), pq.Array(c.qv), pq.Array(c.ql), pq.Array(c.qh),
+		pq.Array(c.up), pq.Array(c.uu),
+		pq.Array(c.cp),
 	}
+}
+
+// argsWithRID returns the 35 column arrays of the batch statement, each
+// table's rows with their own rid column.
+func (c *indexCols) argsWithRID() []any {
+	return []any{
+		pq.Array(c.trid), pq.Array(c.tp), pq.Array(c.ts), pq.Array(c.tc), pq.Array(c.tt),
+		pq.Array(c.srid), pq.Array(c.sp), pq.Array(c.sn), pq.Array(c.se),
+		pq.Array(c.drid), pq.Array(c.dp), pq.Array(c.dl), pq.Array(c.dh),
+		pq.Array(c.rrid), pq.Array(c.rp), pq.Array(c.rt), pq.Array(c.ri), pq.Array(c.ru),
+		pq.Array(c.nrid), pq.Array(c.np), pq.Array(c.nv), pq.Array(c.nl), pq.Array(c.nh),
+		pq.Array(c.qrid), pq.Array(c.qp), pq.Array(c.qs), pq.Array(c.qc), pq.Array(c.qv), pq.Array(c.ql), pq.Array(c.qh),
+		pq.Array(c.urid), pq.Array(c.up), pq.Array(c.uu),
+		pq.Array(c.crid), pq.Array(c.cp),
+	}
+}
+
+// indexArrays flattens one resource's index rows ($8…$34).
+func indexArrays(ix *search.Index) []any {
+	var c indexCols
+	c.add(0, ix)
+	return c.args()
+}
+
+// pgCreateMany inserts many new resources and all their index rows in one
+// statement; rids were reserved from the sequence first.
+const pgCreateMany = `WITH
+w AS (INSERT INTO resource (rid, type, id, version, last_updated, deleted, method, content)
+      SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::boolean[], $7::text[], $8::jsonb[])),
+tok AS (INSERT INTO idx_token (rid, param, system, code, text)
+        SELECT * FROM unnest($9::bigint[], $10::int[], $11::text[], $12::text[], $13::text[])),
+str AS (INSERT INTO idx_string (rid, param, norm, exact)
+        SELECT * FROM unnest($14::bigint[], $15::int[], $16::text[], $17::text[])),
+dat AS (INSERT INTO idx_date (rid, param, lo, hi)
+        SELECT * FROM unnest($18::bigint[], $19::int[], $20::bigint[], $21::bigint[])),
+ref AS (INSERT INTO idx_ref (rid, param, ref_type, ref_id, url)
+        SELECT * FROM unnest($22::bigint[], $23::int[], $24::text[], $25::text[], $26::text[])),
+num AS (INSERT INTO idx_number (rid, param, value, lo, hi)
+        SELECT * FROM unnest($27::bigint[], $28::int[], $29::float8[], $30::float8[], $31::float8[])),
+qty AS (INSERT INTO idx_quantity (rid, param, system, code, value, lo, hi)
+        SELECT * FROM unnest($32::bigint[], $33::int[], $34::text[], $35::text[], $36::float8[], $37::float8[], $38::float8[])),
+uri AS (INSERT INTO idx_uri (rid, param, uri)
+        SELECT * FROM unnest($39::bigint[], $40::int[], $41::text[])),
+cmp AS (INSERT INTO compartment (rid, patient_id)
+        SELECT * FROM unnest($42::bigint[], $43::text[]))
+SELECT 1`
+
+func (postgres) createMany(ctx context.Context, tx *sql.Tx, vs []*Version) error {
+	rows, err := tx.QueryContext(ctx, `SELECT nextval('resource_rid_seq') FROM generate_series(1, $1)`, len(vs))
+	if err != nil {
+		return fmt.Errorf("reserve ids: %w", err)
+	}
+	rids := make([]int64, 0, len(vs))
+	for rows.Next() {
+		var r int64
+		if err := rows.Scan(&r); err != nil {
+			rows.Close()
+			return err
+		}
+		rids = append(rids, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	var (
+		types, ids, methods, contents []string
+		versions, times               []int64
+		deleted                       []bool
+		c                             indexCols
+	)
+	for i, v := range vs {
+		n := v.New
+		types, ids, methods = append(types, n.Type), append(ids, n.ID), append(methods, n.Method)
+		versions, times, deleted = append(versions, n.Version), append(times, n.LastUpdated.UnixMicro()), append(deleted, n.Deleted)
+		contents = append(contents, string(n.Body))
+		c.add(rids[i], v.Index)
+	}
+	args := append([]any{pq.Array(rids), pq.Array(types), pq.Array(ids), pq.Array(versions), pq.Array(times),
+		pq.Array(deleted), pq.Array(methods), pq.Array(contents)}, c.argsWithRID()...)
+	_, err = tx.ExecContext(ctx, pgCreateMany, args...)
+	return err
 }
 
 // migrationLockKey is the advisory lock every replica takes before

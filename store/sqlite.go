@@ -67,6 +67,17 @@ func (sqliteDialect) retryable(err error) bool {
 	return false
 }
 
+// createMany: in-process SQLite has no round trips to save, so creates go
+// one by one through put.
+func (d sqliteDialect) createMany(ctx context.Context, tx *sql.Tx, vs []*Version) error {
+	for _, v := range vs {
+		if err := d.put(ctx, tx, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 var indexTables = []string{"idx_token", "idx_string", "idx_date", "idx_ref", "idx_number", "idx_quantity", "idx_uri", "compartment"}
 
 func (sqliteDialect) put(ctx context.Context, tx *sql.Tx, v *Version) error {

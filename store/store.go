@@ -63,6 +63,8 @@ type Tx interface {
 	LockMany(ctx context.Context, keys []string) error
 	CurrentMany(ctx context.Context, typ string, ids []string) (map[string]*fhir.Resource, error)
 	LiveMany(ctx context.Context, typ string, ids []string) (map[string]bool, error)
+	// PutMany writes many versions (creates in one statement).
+	PutMany(ctx context.Context, vs []*Version) error
 }
 
 // Version is one write: the new version and, unless it is a create, the
@@ -92,6 +94,9 @@ type HistoryQuery struct {
 	AtFrom, AtTo time.Time
 	After        *HistoryKey
 	Limit        int
+	// Only, when set, selects the rids whose versions may be listed (an
+	// access restriction compiled by search.Compiler.ScopeRIDs).
+	Only *search.Statement
 }
 
 // HistoryKey is the position of one version in history order (newest

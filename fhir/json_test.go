@@ -1,0 +1,103 @@
+package fhir
+
+import (
+	"bytes"
+	"encoding/json"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestDecodeStrict(t *testing.T) {
+	tests := []struct {
+		name, in string
+		msgID    string // "" for success
+		expr     string
+	}{
+		{"simple", `{"resourceType":"Patient","active":true,"multipleBirthInteger":2}`, "", ""},
+		{"nested", `{"a":{"b":[{"c":"d"},{"e":1.50}]}}`, "", ""},
+		{"escapes", `{"a":"\u00e9\n\"\\\/\ud83d\ude00"}`, "", ""},
+		{"null in array", `{"given":["a",null],"_given":[null,{"id":"x"}]}`, "", ""},
+		{"whitespace", " \n{ \"a\" : 1 }\n ", "", ""},
+		{"not json", `{"a":`, "IMM-JSON-001", ""},
+		{"trailing comma", `{"a":1,}`, "IMM-JSON-001", ""},
+		{"array top", `[1]`, "IMM-JSON-002", ""},
+		{"trailing data", `{"a":1} {}`, "IMM-JSON-003", ""},
+		{"duplicate", `{"a":1,"a":2}`, "IMM-JSON-005", "a"},
+		{"empty key", `{"":1}`, "IMM-JSON-006", ""},
+		{"empty object", `{"a":{}}`, "IMM-JSON-007", "a"},
+		{"empty array", `{"a":{"b":[]}}`, "IMM-JSON-008", "a.b"},
+		{"empty string", `{"a":[{"b":""}]}`, "IMM-JSON-009", "a[0].b"},
+		{"blank string", `{"a":"  "}`, "IMM-JSON-009", "a"},
+		{"null member", `{"a":null}`, "IMM-JSON-010", "a"},
+		{"leading zero", `{"a":01}`, "IMM-JSON-001", ""},
+		{"bad escape", `{"a":"\q"}`, "IMM-JSON-001", ""},
+		{"control char", "{\"a\":\"x\x01\"}", "IMM-JSON-001", ""},
+		{"bad utf8", "{\"a\":\"\xff\"}", "IMM-JSON-001", ""},
+		{"deep", strings.Repeat(`{"a":`, 70) + `1` + strings.Repeat(`}`, 70), "IMM-JSON-004", ""},
+		{"empty input", ``, "IMM-JSON-001", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			obj, err := DecodeStrict([]byte(tc.in))
+			if tc.msgID == "" {
+				if err != nil {
+					t.Fatalf("unexpected error %v", err)
+				}
+				var want map[string]any
+				d := json.NewDecoder(strings.NewReader(tc.in))
+				d.UseNumber()
+				if err := d.Decode(&want); err != nil {
+					t.Fatal(err)
+				}
+				if !reflect.DeepEqual(obj, Object(want)) {
+					t.Errorf("tree %#v, encoding/json says %#v", obj, want)
+				}
+				return
+			}
+			fe, ok := err.(*Error)
+			if !ok {
+				t.Fatalf("error %v (%T), want *Error %s", err, err, tc.msgID)
+			}
+			if fe.Issues[0].MsgID != tc.msgID {
+				t.Errorf("msg id %s (%s), want %s", fe.Issues[0].MsgID, fe.Error(), tc.msgID)
+			}
+			if tc.expr != "" && (len(fe.Issues[0].Expression) == 0 || fe.Issues[0].Expression[0] != tc.expr) {
+				t.Errorf("expression %v, want %s", fe.Issues[0].Expression, tc.expr)
+			}
+		})
+	}
+}
+
+// FuzzDecodeStrict: never panics, and whatever it accepts, encoding/json
+// reads identically (the tree is the same JSON).
+func FuzzDecodeStrict(f *testing.F) {
+	for _, s := range []string{`{"a":1}`, `{"a":[1,"b",{"c":true}]}`, `{"a":"\u00e9"}`, `{"a":-0.5e10}`, `{"x":[null]}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		obj, err := DecodeStrict(data)
+		if err != nil {
+			return
+		}
+		var want map[string]any
+		d := json.NewDecoder(bytes.NewReader(data))
+		d.UseNumber()
+		if err := d.Decode(&want); err != nil {
+			t.Fatalf("accepted input encoding/json rejects: %q: %v", data, err)
+		}
+		if !reflect.DeepEqual(obj, Object(want)) {
+			t.Fatalf("tree differs for %q", data)
+		}
+	})
+}
+
+func TestMarshalPutsResourceTypeFirst(t *testing.T) {
+	b, err := Marshal(Object{"id": "1", "resourceType": "Patient", "text": Object{"div": "<div>&</div>"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"resourceType":"Patient","id":"1","text":{"div":"<div>&</div>"}}`; string(b) != want {
+		t.Errorf("got %s, want %s", b, want)
+	}
+}
