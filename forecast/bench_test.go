@@ -51,7 +51,6 @@ func reportRates(b *testing.B, cpu0 time.Duration) {
 	}
 }
 
-
 // BenchmarkForecastChild is a typical fully vaccinated 6-year-old: 20
 // doses of the routine childhood schedule.
 func BenchmarkForecastChild(b *testing.B) {
