@@ -138,11 +138,11 @@ func (s *Service) readParameters(body []byte) (*immdsRequest, error) {
 		return nil, err
 	}
 	expr = fmt.Sprintf("Parameters.parameter[%d]", patient)
-	var pt patientIn
-	if err := decodeResource(p.Parameter[patient].Resource, "patient", expr, "Patient", &pt, &pt.ResourceType); err != nil {
+	pt := p.Parameter[patient].Resource
+	if err := checkResource(pt, "patient", expr, "Patient"); err != nil {
 		return nil, err
 	}
-	if err := r.setPatient(&pt, expr+".resource"); err != nil {
+	if err := r.setPatient(pt, expr+".resource"); err != nil {
 		return nil, err
 	}
 	if err := r.checkDates(fmt.Sprintf("Parameters.parameter[%d].valueDate", assessment)); err != nil {
@@ -152,21 +152,21 @@ func (s *Service) readParameters(body []byte) (*immdsRequest, error) {
 	r.in.Doses = make([]forecast.Dose, 0, len(imms))
 	for n, i := range imms {
 		expr := fmt.Sprintf("Parameters.parameter[%d]", i)
-		var im immunizationIn
-		if err := decodeResource(p.Parameter[i].Resource, "immunization", expr, "Immunization", &im, &im.ResourceType); err != nil {
+		im := p.Parameter[i].Resource
+		if err := checkResource(im, "immunization", expr, "Immunization"); err != nil {
 			return nil, err
 		}
-		if err := s.addImmunization(r, &im, expr+".resource", n+1); err != nil {
+		if err := s.addImmunization(r, im, expr+".resource", n+1); err != nil {
 			return nil, err
 		}
 	}
 	for _, i := range obs {
 		expr := fmt.Sprintf("Parameters.parameter[%d]", i)
-		var o observationIn
-		if err := decodeResource(p.Parameter[i].Resource, "observation", expr, "Observation", &o, &o.ResourceType); err != nil {
+		o := p.Parameter[i].Resource
+		if err := checkResource(o, "observation", expr, "Observation"); err != nil {
 			return nil, err
 		}
-		if err := s.addObservation(r, &o, expr+".resource"); err != nil {
+		if err := s.addObservation(r, o, expr+".resource"); err != nil {
 			return nil, err
 		}
 	}

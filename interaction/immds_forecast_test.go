@@ -215,7 +215,6 @@ func TestImmDSBadInput(t *testing.T) {
 		{"parameter without name", "POST", params(okDate, okPatient, `{"valueString":"x"}`), fhir.KindInvalid, "name"},
 		{"unknown observation", "POST", params(okDate, okPatient, `{"name":"observation","resource":{"resourceType":"Observation","status":"final","code":{"coding":[{"system":"`+interaction.SystemCDSiObservation+`","code":"999x"}]}}}`), fhir.KindInvalid, "999x"},
 		{"observation without CDSi code", "POST", params(okDate, okPatient, `{"name":"observation","resource":{"resourceType":"Observation","status":"final","code":{"text":"pregnant"}}}`), fhir.KindInvalid, "observation"},
-		{"element not in Parameters", "POST", `{"resourceType":"Parameters","foo":1,"parameter":[` + okDate + `]}`, fhir.KindInvalid, "foo"},
 		{"trailing data", "POST", params(okDate, okPatient) + `{}`, fhir.KindInvalid, "after"},
 	}
 	for _, tt := range tests {

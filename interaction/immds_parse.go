@@ -1,11 +1,9 @@
 package interaction
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 
 	"github.com/immunis/immunis/fhir"
@@ -20,8 +18,8 @@ import (
 // ignored. When the fast decode fails, a slower generic decode finds the
 // parameter to name in the 400.
 
-// paramsIn is the Parameters envelope. Unknown members are refused (they
-// are not FHIR), except inside the resources, which are kept raw.
+// paramsIn is the Parameters envelope. Members the operation does not use
+// are ignored, like the resources' other elements.
 type paramsIn struct {
 	ResourceType  string          `json:"resourceType"`
 	ID            string          `json:"id"`
@@ -32,7 +30,7 @@ type paramsIn struct {
 }
 
 // paramIn is one Parameters.parameter with the value types this operation
-// reads; any other value[x] is an unknown member and fails the fast decode.
+// reads; a parameter given as another value[x] lacks the one it needs.
 type paramIn struct {
 	ID                string          `json:"id"`
 	Extension         json.RawMessage `json:"extension"`
@@ -40,16 +38,8 @@ type paramIn struct {
 	Name              string          `json:"name"`
 	ValueDate         *string         `json:"valueDate"`
 	ValueBoolean      *bool           `json:"valueBoolean"`
-	Resource          json.RawMessage `json:"resource"`
+	Resource          *resourceIn     `json:"resource"`
 	Part              json.RawMessage `json:"part"`
-}
-
-// patientIn holds the Patient elements the engine uses.
-type patientIn struct {
-	ResourceType string  `json:"resourceType"`
-	ID           *string `json:"id"`
-	BirthDate    *string `json:"birthDate"`
-	Gender       *string `json:"gender"`
 }
 
 type codingIn struct {
@@ -79,11 +69,19 @@ type quantityIn struct {
 	Unit   string       `json:"unit"`
 }
 
-// immunizationIn holds the Immunization elements the engine uses, and the
-// identifier the answer refers back with when the resource has no id.
-type immunizationIn struct {
+// resourceIn holds the elements the engine uses of the three resource
+// types the operation reads, so that the whole request decodes in one pass
+// (one Unmarshal, no second pass per resource): Patient (id, birthDate,
+// gender), Immunization (id, identifier, status, vaccineCode,
+// occurrence[x], isSubpotent, subpotentReason, expirationDate,
+// manufacturer, doseQuantity) and Observation (status, code,
+// effectiveDateTime, this server's extension parameter). The three share
+// no element name with different types, so one struct serves them all.
+type resourceIn struct {
 	ResourceType       string              `json:"resourceType"`
 	ID                 *string             `json:"id"`
+	BirthDate          *string             `json:"birthDate"`
+	Gender             *string             `json:"gender"`
 	Identifier         []identifierIn      `json:"identifier"`
 	Status             *string             `json:"status"`
 	VaccineCode        *codeableConceptIn  `json:"vaccineCode"`
@@ -94,31 +92,20 @@ type immunizationIn struct {
 	ExpirationDate     *string             `json:"expirationDate"`
 	Manufacturer       *referenceIn        `json:"manufacturer"`
 	DoseQuantity       *quantityIn         `json:"doseQuantity"`
+	Code               *codeableConceptIn  `json:"code"`
+	EffectiveDateTime  *string             `json:"effectiveDateTime"`
 }
 
-// observationIn is a CDSi coded observation sent as an Observation
-// (this server's extension parameter `observation`).
-type observationIn struct {
-	ResourceType      string             `json:"resourceType"`
-	Status            *string            `json:"status"`
-	Code              *codeableConceptIn `json:"code"`
-	EffectiveDateTime *string            `json:"effectiveDateTime"`
-}
-
-// decodeEnvelope reads the Parameters envelope; a failure is diagnosed by
+// decodeEnvelope reads the Parameters in one pass (immds_fastjson.go, or
+// encoding/json for what that does not handle); a failure is diagnosed by
 // diagnoseEnvelope.
 func decodeEnvelope(body []byte) (*paramsIn, error) {
 	var p paramsIn
-	d := json.NewDecoder(bytes.NewReader(body))
-	d.DisallowUnknownFields()
-	err := d.Decode(&p)
-	if err == nil {
-		if _, terr := d.Token(); terr != io.EOF {
-			err = errors.New("unexpected data after the JSON object")
+	if !fastDecodeParams(body, &p) {
+		p = paramsIn{}
+		if err := json.Unmarshal(body, &p); err != nil {
+			return nil, diagnoseEnvelope(body, err)
 		}
-	}
-	if err != nil {
-		return nil, diagnoseEnvelope(body, err)
 	}
 	if p.ResourceType != "Parameters" {
 		return nil, notParameters(p.ResourceType)
@@ -177,7 +164,11 @@ func diagnoseEnvelope(body []byte, cause error) error {
 				if _, ok := v.(string); !ok {
 					return fhir.Invalid("IMM-FC-002", expr+".name", "parameter name must be a string")
 				}
-			case k == "id" || k == "extension" || k == "modifierExtension" || k == "resource" || k == "part":
+			case k == "resource":
+				if err := diagnoseResource(v, name, expr); err != nil {
+					return err
+				}
+			case k == "id" || k == "extension" || k == "modifierExtension" || k == "part":
 			case strings.HasPrefix(k, "value"):
 				want := valueTypes[name]
 				if want == "" {
@@ -205,24 +196,35 @@ func unknownParam(name, expr string) error {
 		"$immds-forecast has no parameter %q (in: assessmentDate, patient, immunization; this server's extensions: observation, otherSeriesEvaluations)", name)
 }
 
-// decodeResource decodes a parameter's resource into v, checking its type.
-func decodeResource(raw json.RawMessage, param, expr, want string, v any, rt *string) error {
-	if len(raw) == 0 {
+// diagnoseResource finds the element of a parameter's resource that has
+// the wrong JSON type.
+func diagnoseResource(v any, param, expr string) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return nil
+	}
+	var r resourceIn
+	err = json.Unmarshal(raw, &r)
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return fhir.Invalid("IMM-FC-005", expr+".resource."+te.Field,
+			"parameter %s: %s.%s must be a JSON %s", param, r.ResourceType, te.Field, jsonKind(te.Type.Kind().String()))
+	}
+	if err != nil {
+		return fhir.Invalid("IMM-FC-005", expr+".resource", "parameter %s: the resource is not a JSON object", param)
+	}
+	return nil
+}
+
+// checkResource checks a parameter's resource type.
+func checkResource(r *resourceIn, param, expr, want string) error {
+	switch {
+	case r == nil:
 		return fhir.Invalid("IMM-FC-003", expr, "parameter %s must carry a %s resource (parameter.resource)", param, want)
-	}
-	if err := json.Unmarshal(raw, v); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
-			return fhir.Invalid("IMM-FC-005", expr+".resource."+te.Field,
-				"parameter %s: %s.%s must be a JSON %s", param, want, te.Field, jsonKind(te.Type.Kind().String()))
-		}
-		return fhir.Invalid("IMM-FC-005", expr+".resource", "parameter %s: the resource is not a JSON object: %v", param, err)
-	}
-	if *rt != want {
-		if *rt == "" {
-			return fhir.Invalid("IMM-FC-003", expr+".resource", "parameter %s must be a %s resource; it has no resourceType", param, want)
-		}
-		return fhir.Invalid("IMM-FC-003", expr+".resource", "parameter %s must be a %s resource, not %s", param, want, *rt)
+	case r.ResourceType == "":
+		return fhir.Invalid("IMM-FC-003", expr+".resource", "parameter %s must be a %s resource; it has no resourceType", param, want)
+	case r.ResourceType != want:
+		return fhir.Invalid("IMM-FC-003", expr+".resource", "parameter %s must be a %s resource, not %s", param, want, r.ResourceType)
 	}
 	return nil
 }
@@ -240,4 +242,14 @@ func jsonKind(k string) string {
 		return "object"
 	}
 	return "number"
+}
+
+// decodeStored reads a stored resource (valid FHIR: written through the
+// validator).
+func decodeStored(body []byte, x *resourceIn) error {
+	if fastDecodeResource(body, x) {
+		return nil
+	}
+	*x = resourceIn{}
+	return json.Unmarshal(body, x)
 }

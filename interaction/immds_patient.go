@@ -2,7 +2,6 @@ package interaction
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -113,8 +112,8 @@ func (s *Service) patientForecast(ctx context.Context, req ImmDSRequest, v *immd
 	if err := r.setAssessmentDate(p.assessmentDate, "assessmentDate"); err != nil {
 		return nil, err
 	}
-	var pt patientIn
-	if err := json.Unmarshal(pr.Body, &pt); err != nil {
+	var pt resourceIn
+	if err := decodeStored(pr.Body, &pt); err != nil {
 		return nil, fhir.Internal(fmt.Errorf("decode stored Patient/%s: %w", pr.ID, err))
 	}
 	if err := r.setPatient(&pt, "Patient"); err != nil {
@@ -128,8 +127,8 @@ func (s *Service) patientForecast(ctx context.Context, req ImmDSRequest, v *immd
 		return nil, err
 	}
 	for n, ir := range imms {
-		var im immunizationIn
-		if err := json.Unmarshal(ir.Body, &im); err != nil {
+		var im resourceIn
+		if err := decodeStored(ir.Body, &im); err != nil {
 			return nil, fhir.Internal(fmt.Errorf("decode stored Immunization/%s: %w", ir.ID, err))
 		}
 		if err := s.addImmunization(r, &im, "Immunization", n+1); err != nil {

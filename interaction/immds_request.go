@@ -70,7 +70,7 @@ func (r *immdsRequest) setAssessmentDate(s, expr string) error {
 }
 
 // setPatient checks the Patient elements the engine uses.
-func (r *immdsRequest) setPatient(p *patientIn, expr string) error {
+func (r *immdsRequest) setPatient(p *resourceIn, expr string) error {
 	if p.ID != nil {
 		if !fhir.ValidID(*p.ID) {
 			return fhir.Invalid("IMM-FC-007", expr+".id", "patient: %q is not a valid resource id", *p.ID)
@@ -115,7 +115,7 @@ func (r *immdsRequest) checkDates(expr string) error {
 // with the vaccine code or the date make the dose "not evaluated" (a
 // notvalid evaluation with the reason), never a failed request; elements
 // of the wrong form are a 400 naming the element.
-func (s *Service) addImmunization(r *immdsRequest, im *immunizationIn, expr string, n int) error {
+func (s *Service) addImmunization(r *immdsRequest, im *resourceIn, expr string, n int) error {
 	d := doseInfo{engine: -1, display: fmt.Sprintf("immunization %d", n)}
 	if im.ID != nil {
 		if !fhir.ValidID(*im.ID) {
@@ -260,7 +260,7 @@ func (s *Service) vaccineCVX(vc *codeableConceptIn) (cvx, notEvaluated string) {
 
 // addObservation reads this server's extension parameter `observation`:
 // an Observation coded with a CDSi coded observation.
-func (s *Service) addObservation(r *immdsRequest, o *observationIn, expr string) error {
+func (s *Service) addObservation(r *immdsRequest, o *resourceIn, expr string) error {
 	if o.Status != nil && (*o.Status == "entered-in-error" || *o.Status == "cancelled") {
 		return nil
 	}
