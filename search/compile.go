@@ -2,16 +2,14 @@ package search
 
 import (
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/immunis/immunis/fhir"
 )
 
 // Compiler turns parsed queries into SQL over the index tables. Every value
-// becomes a bind argument; SQL text holds only identifiers chosen here.
+// becomes a bind argument; SQL text holds only identifiers and keywords
+// chosen here.
 type Compiler struct {
 	Dialect  Dialect
 	BaseURL  string
@@ -19,10 +17,12 @@ type Compiler struct {
 	Now      func() time.Time
 }
 
-// builder accumulates bind arguments.
+// builder accumulates bind arguments of one statement.
 type builder struct {
 	args []any
 	c    *Compiler
+	n    int    // alias counter
+	sc   *Scope // access scope: also bounds chain targets and _has sources
 }
 
 func (b *builder) arg(v any) string {
@@ -30,48 +30,10 @@ func (b *builder) arg(v any) string {
 	return "$" + strconv.Itoa(len(b.args))
 }
 
-// Page compiles the statement for one page of q: Count+1 rows (the extra
-// row tells whether a next page exists), after q.Cursor, in sort order.
-func (c *Compiler) Page(q *Query) (Statement, error) {
-	b := &builder{c: c}
-	where, err := b.where(q, "r")
-	if err != nil {
-		return Statement{}, err
-	}
-	order, extra, keyset := b.order(q)
-	if keyset != "" {
-		where += " AND " + keyset
-	}
-	sql := "SELECT " + ResourceColumns + extra + " FROM resource r WHERE " + where + " ORDER BY " + order +
-		" LIMIT " + b.arg(q.Count+1)
-	return Statement{SQL: sql, Args: b.args}, nil
-}
-
-// Count compiles SELECT count(*) for q.
-func (c *Compiler) Count(q *Query) (Statement, error) {
-	b := &builder{c: c}
-	where, err := b.where(q, "r")
-	if err != nil {
-		return Statement{}, err
-	}
-	return Statement{SQL: "SELECT count(*) FROM resource r WHERE " + where, Args: b.args}, nil
-}
-
-// where is the condition selecting live resources of q.Type matching every
-// filter, on the resource alias a.
-func (b *builder) where(q *Query, a string) (string, error) {
-	conds := []string{a + ".type = " + b.arg(q.Type), a + ".deleted = " + b.falseLit()}
-	if q.Compartment != "" {
-		conds = append(conds, a+".rid IN (SELECT rid FROM compartment WHERE patient_id = "+b.arg(q.Compartment)+")")
-	}
-	for _, f := range q.Filters {
-		c, err := b.filter(f, a)
-		if err != nil {
-			return "", err
-		}
-		conds = append(conds, c)
-	}
-	return strings.Join(conds, " AND "), nil
+// alias returns a fresh table alias with the given stem.
+func (b *builder) alias(stem string) string {
+	b.n++
+	return stem + strconv.Itoa(b.n)
 }
 
 func (b *builder) falseLit() string {
@@ -81,50 +43,178 @@ func (b *builder) falseLit() string {
 	return "false"
 }
 
-// filter compiles one filter into a condition on alias a.
-func (b *builder) filter(f *Filter, a string) (string, error) {
-	if f.Has != nil {
-		return b.has(f.Has, a)
+// subject is what a filter condition is about: a resource row id
+// expression and, when the resource row is at hand, its alias (column
+// filters and _has need it).
+type subject struct {
+	typ string
+	rid string
+	row string
+}
+
+// Page compiles the statement for one page of q: Count+1 rows (the extra
+// row tells whether another page exists), after (or, for a previous link,
+// before) q.Cursor, in sort order. Sort keys are selected after the
+// resource columns, so the caller can make the next cursor.
+func (c *Compiler) Page(q *Query) (Statement, error) {
+	b := &builder{c: c}
+	where, err := b.where(q)
+	if err != nil {
+		return Statement{}, err
 	}
-	p := f.Param
-	if f.Next != nil {
-		// Chain: rid of resources whose reference points at a target that
-		// matches the next filter.
-		inner, err := b.filter(f.Next, "t")
+	back := q.Cursor != nil && q.Cursor.Prev
+	limit := b.arg(q.Count + 1)
+	if len(q.Sort) == 0 {
+		order, dir := "r.rid", " > "
+		if back {
+			order, dir = "r.rid DESC", " < "
+		}
+		if q.Cursor != nil {
+			where += " AND r.rid" + dir + b.arg(q.Cursor.RID)
+		}
+		return Statement{SQL: "SELECT " + ResourceColumns + " FROM resource r WHERE " + where + " ORDER BY " + order + " LIMIT " + limit, Args: b.args}, nil
+	}
+	// Sorted: the keys are computed in an inner query, so the keyset
+	// condition and ORDER BY name them once.
+	var cols, outer []string
+	for i, k := range q.Sort {
+		cols = append(cols, b.sortExpr(k)+" AS s"+strconv.Itoa(i))
+		outer = append(outer, "r.s"+strconv.Itoa(i))
+	}
+	inner := "SELECT " + ResourceColumns + ", " + strings.Join(cols, ", ") + " FROM resource r WHERE " + where
+	sql := "SELECT " + ResourceColumns + ", " + strings.Join(outer, ", ") + " FROM (" + inner + ") r"
+	if q.Cursor != nil {
+		ks, err := b.keyset(q.Sort, q.Cursor, back)
+		if err != nil {
+			return Statement{}, err
+		}
+		sql += " WHERE " + ks
+	}
+	sql += " ORDER BY " + orderBy(q.Sort, back) + " LIMIT " + limit
+	return Statement{SQL: sql, Args: b.args}, nil
+}
+
+// Count compiles SELECT count(*) for q.
+func (c *Compiler) Count(q *Query) (Statement, error) {
+	b := &builder{c: c}
+	where, err := b.where(q)
+	if err != nil {
+		return Statement{}, err
+	}
+	return Statement{SQL: "SELECT count(*) FROM resource r WHERE " + where, Args: b.args}, nil
+}
+
+// Matches compiles the statement whose row count estimates the total
+// (PostgreSQL plans it under EXPLAIN for _total=estimate).
+func (c *Compiler) Matches(q *Query) (Statement, error) {
+	b := &builder{c: c}
+	where, err := b.where(q)
+	if err != nil {
+		return Statement{}, err
+	}
+	return Statement{SQL: "SELECT r.rid FROM resource r WHERE " + where, Args: b.args}, nil
+}
+
+// where is the condition selecting live resources of q.Type that match
+// every filter, on the resource alias r.
+func (b *builder) where(q *Query) (string, error) {
+	b.sc = q.Scope
+	conds := []string{"r.type = " + b.arg(q.Type), "r.deleted = " + b.falseLit()}
+	s := subject{typ: q.Type, rid: "r.rid", row: "r"}
+	if q.Compartment != "" {
+		conds = append(conds, "r.rid IN (SELECT rid FROM compartment WHERE patient_id = "+b.arg(q.Compartment)+")")
+	}
+	for _, f := range q.Filters {
+		c, err := b.filter(f, s)
 		if err != nil {
 			return "", err
 		}
-		return fmt.Sprintf("%s.rid IN (SELECT x.rid FROM idx_ref x JOIN resource t ON t.type = x.ref_type AND t.id = x.ref_id WHERE x.param = %s AND x.ref_type = %s AND t.deleted = %s AND %s)",
-			a, b.arg(p.ID), b.arg(f.Chain), b.falseLit(), inner), nil
+		conds = append(conds, c)
 	}
-	if p.Column != "" {
-		return b.columnFilter(f, a)
+	if sc, err := b.scope(b.sc, q.Type, s); err != nil {
+		return "", err
+	} else if sc != "" {
+		conds = append(conds, sc)
 	}
-	table := tableFor(p.Type)
+	return strings.Join(conds, " AND "), nil
+}
+
+// filter compiles one filter into a condition on the subject.
+func (b *builder) filter(f *Filter, s subject) (string, error) {
+	switch {
+	case f.Has != nil:
+		return b.has(f.Has, s)
+	case len(f.Any) > 0:
+		var ors []string
+		for _, g := range f.Any {
+			c, err := b.filter(g, s)
+			if err != nil {
+				return "", err
+			}
+			ors = append(ors, c)
+		}
+		return "(" + strings.Join(ors, " OR ") + ")", nil
+	case f.Next != nil:
+		return b.chain(f, s)
+	case f.Param == nil:
+		return "", fmt.Errorf("filter %q has no parameter", f.Name)
+	case f.Param.Column != "":
+		if s.row == "" {
+			return "", fmt.Errorf("%s needs the resource row", f.Param.Code)
+		}
+		return b.columnFilter(f, s.row)
+	case f.Param.Type == TypeComposite:
+		return b.compositeFilter(f, s)
+	}
+	return b.indexFilter(f, s)
+}
+
+// indexFilter matches resources by their rows in one index table.
+func (b *builder) indexFilter(f *Filter, s subject) (string, error) {
+	p := f.Param
+	table, pid := tableFor(p.Type), p.ID
+	switch {
+	case p.Type == TypeToken && f.Modifier == "text":
+		pid = p.TextID
+	case p.Type == TypeToken && f.Modifier == "of-type":
+		pid = p.OfTypeID
+	case p.Type == TypeReference && f.Modifier == "identifier":
+		table, pid = "idx_token", p.IdentifierID
+	}
+	if table == "" {
+		return "", fmt.Errorf("search parameters of type %s are not supported", p.Type)
+	}
 	if f.Missing != nil {
-		exists := fmt.Sprintf("EXISTS (SELECT 1 FROM %s m WHERE m.rid = %s.rid AND m.param = %s)", table, a, b.arg(p.ID))
+		m := b.alias("m")
+		exists := fmt.Sprintf("EXISTS (SELECT 1 FROM %s %s WHERE %s.rid = %s AND %s.param = %s)", table, m, m, s.rid, m, b.arg(pid))
 		if *f.Missing {
 			return "NOT " + exists, nil
 		}
 		return exists, nil
 	}
+	// search.html :not — resources with no matching value, including
+	// those without the element at all: an anti-join on an aliased row.
+	not, a := f.Modifier == "not", ""
+	if not {
+		a = b.alias("m")
+	}
 	var ors []string
 	for _, v := range f.Values {
-		c, err := b.valueCond(p, f.Modifier, v)
+		c, err := b.valueCond(p, f.Modifier, v, col(a))
 		if err != nil {
 			return "", err
 		}
-		ors = append(ors, "("+c+")")
+		ors = append(ors, c)
 	}
-	if p.Type == TypeReference && f.Modifier == "identifier" {
-		table = "idx_token"
+	cond := ors[0]
+	if len(ors) > 1 {
+		cond = "((" + strings.Join(ors, ") OR (") + "))"
 	}
-	cond := strings.Join(ors, " OR ")
-	pid := b.arg(p.ID)
-	if f.Modifier == "not" {
-		return fmt.Sprintf("%s.rid NOT IN (SELECT rid FROM %s WHERE param = %s AND (%s))", a, table, pid, cond), nil
+	if not {
+		return fmt.Sprintf("NOT EXISTS (SELECT 1 FROM %s %s WHERE %s.rid = %s AND %s.param = %s AND %s)",
+			table, a, a, s.rid, a, b.arg(pid), cond), nil
 	}
-	return fmt.Sprintf("%s.rid IN (SELECT rid FROM %s WHERE param = %s AND (%s))", a, table, pid, cond), nil
+	return fmt.Sprintf("%s IN (SELECT rid FROM %s WHERE param = %s AND %s)", s.rid, table, b.arg(pid), cond), nil
 }
 
 func tableFor(t Type) string {
@@ -147,28 +237,118 @@ func tableFor(t Type) string {
 	return ""
 }
 
-// has compiles _has:Type:param:filter — this resource's id is referenced by
-// param of a live resource of Type matching the filter.
-func (b *builder) has(h *Has, a string) (string, error) {
-	inner, err := b.filter(h.Filter, "s")
+// col names the columns of an index row, qualified by an alias or not.
+type col string
+
+func (c col) of(name string) string {
+	if c == "" {
+		return name
+	}
+	return string(c) + "." + name
+}
+
+// valueCond is the condition on one index row (columns named by c) for
+// one value.
+func (b *builder) valueCond(p *Param, mod string, v Value, c col) (string, error) {
+	return b.typedCond(p.Type, p, mod, v, c)
+}
+
+func (b *builder) typedCond(t Type, p *Param, mod string, v Value, c col) (string, error) {
+	switch t {
+	case TypeToken:
+		return b.tokenCond(mod, v, c), nil
+	case TypeString:
+		return b.stringCond(mod, v.Raw, c), nil
+	case TypeDate:
+		return b.dateCond(v, c.of("lo"), c.of("hi"))
+	case TypeReference:
+		return b.refCond(p, mod, v, c)
+	case TypeNumber:
+		return b.numberCond(v, c)
+	case TypeQuantity:
+		return b.quantityCond(v, c)
+	case TypeURI:
+		return b.uriCond(mod, v, c), nil
+	}
+	return "", fmt.Errorf("search parameters of type %s are not supported", p.Type)
+}
+
+// chain compiles param[:Type].next: the subject references a live resource
+// of f.Chain that matches f.Next.
+func (b *builder) chain(f *Filter, s subject) (string, error) {
+	x, t := b.alias("x"), b.alias("t")
+	ts := subject{typ: f.Chain, rid: t + ".rid", row: t}
+	inner, err := b.filter(f.Next, ts)
 	if err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("%s.id IN (SELECT x.ref_id FROM idx_ref x JOIN resource s ON s.rid = x.rid WHERE x.param = %s AND x.ref_type = %s.type AND %s)",
-		a, b.arg(h.Param.ID), a, inner), nil
+	if sc, err := b.scope(b.sc, f.Chain, ts); err != nil {
+		return "", err
+	} else if sc != "" {
+		inner += " AND " + sc
+	}
+	return fmt.Sprintf("%s IN (SELECT %s.rid FROM idx_ref %s JOIN resource %s ON %s.type = %s.ref_type AND %s.id = %s.ref_id WHERE %s.param = %s AND %s.ref_type = %s AND %s.deleted = %s AND %s)",
+		s.rid, x, x, t, t, x, t, x, x, b.arg(f.Param.ID), x, b.arg(f.Chain), t, b.falseLit(), inner), nil
+}
+
+// has compiles _has:Type:param:filter — a live resource of Type that
+// matches the filter references the subject through param. Index rows only
+// exist for live resources, so the referencing resource's row is joined
+// only when the inner filter needs it.
+func (b *builder) has(h *Has, s subject) (string, error) {
+	if s.row == "" {
+		return "", fmt.Errorf("_has needs the resource row")
+	}
+	x := b.alias("x")
+	inner := subject{typ: h.Type, rid: x + ".rid"}
+	from := "idx_ref " + x
+	if needsRow(h.Filter) || b.sc != nil {
+		hr := b.alias("h")
+		inner.row = hr
+		from += fmt.Sprintf(" JOIN resource %s ON %s.rid = %s.rid", hr, hr, x)
+	}
+	cond, err := b.filter(h.Filter, inner)
+	if err != nil {
+		return "", err
+	}
+	if sc, err := b.scope(b.sc, h.Type, inner); err != nil {
+		return "", err
+	} else if sc != "" {
+		cond += " AND " + sc
+	}
+	return fmt.Sprintf("%s.id IN (SELECT %s.ref_id FROM %s WHERE %s.param = %s AND %s.ref_type = %s AND %s)",
+		s.row, x, from, x, b.arg(h.Param.ID), x, b.arg(s.typ), cond), nil
+}
+
+// needsRow reports whether a filter reads the resource row itself.
+func needsRow(f *Filter) bool {
+	switch {
+	case f.Has != nil:
+		return true
+	case len(f.Any) > 0:
+		for _, g := range f.Any {
+			if needsRow(g) {
+				return true
+			}
+		}
+		return false
+	case f.Next != nil:
+		return false
+	}
+	return f.Param != nil && f.Param.Column != ""
 }
 
 // columnFilter handles _id and _lastUpdated, answered by resource columns.
-func (b *builder) columnFilter(f *Filter, a string) (string, error) {
-	var ors []string
+func (b *builder) columnFilter(f *Filter, row string) (string, error) {
+	if f.Missing != nil {
+		// every resource has an id and a lastUpdated
+		if *f.Missing {
+			return "1 = 0", nil
+		}
+		return "1 = 1", nil
+	}
 	switch f.Param.Column {
 	case "id":
-		if f.Missing != nil {
-			if *f.Missing {
-				return "1 = 0", nil
-			}
-			return "1 = 1", nil
-		}
 		var ids []string
 		for _, v := range f.Values {
 			ids = append(ids, b.arg(v.Code))
@@ -177,273 +357,17 @@ func (b *builder) columnFilter(f *Filter, a string) (string, error) {
 		if f.Modifier == "not" {
 			op = "NOT IN"
 		}
-		return fmt.Sprintf("%s.id %s (%s)", a, op, strings.Join(ids, ", ")), nil
+		return fmt.Sprintf("%s.id %s (%s)", row, op, strings.Join(ids, ", ")), nil
 	case "last_updated":
-		if f.Missing != nil {
-			if *f.Missing {
-				return "1 = 0", nil
-			}
-			return "1 = 1", nil
-		}
+		var ors []string
 		for _, v := range f.Values {
-			c, err := b.dateCond(v, a+".last_updated", a+".last_updated")
+			c, err := b.dateCond(v, row+".last_updated", row+".last_updated")
 			if err != nil {
 				return "", err
 			}
 			ors = append(ors, "("+c+")")
 		}
+		return "(" + strings.Join(ors, " OR ") + ")", nil
 	}
-	return "(" + strings.Join(ors, " OR ") + ")", nil
-}
-
-// valueCond is the condition on one index row for one value.
-func (b *builder) valueCond(p *Param, mod string, v Value) (string, error) {
-	switch p.Type {
-	case TypeToken:
-		return b.tokenCond(mod, v)
-	case TypeString:
-		return b.stringCond(mod, v.Raw)
-	case TypeDate:
-		return b.dateCond(v, "lo", "hi")
-	case TypeReference:
-		return b.refCond(p, mod, v)
-	case TypeNumber:
-		return b.numberCond(v, v.Raw)
-	case TypeQuantity:
-		c, err := b.numberCond(v, v.Raw)
-		if err != nil {
-			return "", err
-		}
-		if v.System != "" {
-			c += " AND system = " + b.arg(v.System)
-		}
-		if v.Code != "" {
-			c += " AND code = " + b.arg(v.Code)
-		}
-		return c, nil
-	case TypeURI:
-		switch mod {
-		case "below":
-			return "uri >= " + b.arg(v.Raw) + " AND uri < " + b.arg(prefixEnd(v.Raw)), nil
-		case "above":
-			// the stored uri is a prefix of the value
-			var prefixes []string
-			s := v.Raw
-			for s != "" {
-				prefixes = append(prefixes, b.arg(s))
-				i := strings.LastIndexByte(s, '/')
-				if i <= 0 {
-					break
-				}
-				s = s[:i]
-			}
-			return "uri IN (" + strings.Join(prefixes, ", ") + ")", nil
-		}
-		return "uri = " + b.arg(v.Raw), nil
-	}
-	return "", fmt.Errorf("search parameters of type %s are not supported", p.Type)
-}
-
-func (b *builder) tokenCond(mod string, v Value) (string, error) {
-	switch mod {
-	case "text":
-		n := Normalize(v.Raw)
-		return "text >= " + b.arg(n) + " AND text < " + b.arg(prefixEnd(n)), nil
-	case "of-type":
-		parts := splitEscaped(v.Raw, '|')
-		return "text = " + b.arg("of-type:"+unescape(parts[0])+"|"+unescape(parts[1])) + " AND code = " + b.arg(unescape(parts[2])), nil
-	}
-	switch {
-	case !v.HasSys:
-		return "code = " + b.arg(v.Code), nil
-	case v.System == "":
-		return "code = " + b.arg(v.Code) + " AND system = ''", nil
-	case v.Code == "":
-		return "system = " + b.arg(v.System), nil
-	}
-	return "code = " + b.arg(v.Code) + " AND system = " + b.arg(v.System), nil
-}
-
-func (b *builder) stringCond(mod, raw string) (string, error) {
-	switch mod {
-	case "exact":
-		return "exact = " + b.arg(raw), nil
-	case "contains":
-		n := Normalize(raw)
-		esc := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(n)
-		return "norm LIKE " + b.arg("%"+esc+"%") + ` ESCAPE '\'`, nil
-	}
-	n := Normalize(raw)
-	return "norm >= " + b.arg(n) + " AND norm < " + b.arg(prefixEnd(n)), nil
-}
-
-// prefixEnd is the smallest string greater than every string starting with
-// s (bytewise), turning starts-with into an index range.
-func prefixEnd(s string) string {
-	b := []byte(s)
-	for i := len(b) - 1; i >= 0; i-- {
-		if b[i] < 0xff {
-			b[i]++
-			return string(b[:i+1])
-		}
-	}
-	return s + "\xff"
-}
-
-// dateCond implements the prefix semantics of search.html for a value range
-// [vlo, vhi] against a stored range [lo, hi] (columns named by loCol/hiCol).
-func (b *builder) dateCond(v Value, loCol, hiCol string) (string, error) {
-	loc := b.c.Location
-	if loc == nil {
-		loc = time.UTC
-	}
-	d, err := fhir.ParseDate(v.Raw, loc)
-	if err != nil {
-		return "", err
-	}
-	vlo, vhi := d.Bounds()
-	return b.rangeCond(v.Prefix, loCol, hiCol, vlo, vhi, func() (int64, int64) {
-		now := time.Now()
-		if b.c.Now != nil {
-			now = b.c.Now()
-		}
-		gap := now.UnixMicro() - vlo
-		if gap < 0 {
-			gap = -gap
-		}
-		pad := gap / 10
-		if day := int64(24 * time.Hour / time.Microsecond); pad < day {
-			pad = day
-		}
-		return vlo - pad, vhi + pad
-	})
-}
-
-func (b *builder) rangeCond(prefix, lo, hi string, vlo, vhi any, approx func() (int64, int64)) (string, error) {
-	switch prefix {
-	case "", "eq":
-		return fmt.Sprintf("%s >= %s AND %s <= %s", lo, b.arg(vlo), hi, b.arg(vhi)), nil
-	case "ne":
-		return fmt.Sprintf("(%s < %s OR %s > %s)", lo, b.arg(vlo), hi, b.arg(vhi)), nil
-	case "gt":
-		return fmt.Sprintf("%s > %s", hi, b.arg(vhi)), nil
-	case "lt":
-		return fmt.Sprintf("%s < %s", lo, b.arg(vlo)), nil
-	case "ge":
-		return fmt.Sprintf("(%s > %s OR (%s >= %s AND %s <= %s))", hi, b.arg(vhi), lo, b.arg(vlo), hi, b.arg(vhi)), nil
-	case "le":
-		return fmt.Sprintf("(%s < %s OR (%s >= %s AND %s <= %s))", lo, b.arg(vlo), lo, b.arg(vlo), hi, b.arg(vhi)), nil
-	case "sa":
-		return fmt.Sprintf("%s > %s", lo, b.arg(vhi)), nil
-	case "eb":
-		return fmt.Sprintf("%s < %s", hi, b.arg(vlo)), nil
-	case "ap":
-		if approx == nil {
-			return "", fmt.Errorf("ap is not supported here")
-		}
-		alo, ahi := approx()
-		return fmt.Sprintf("%s <= %s AND %s >= %s", lo, b.arg(ahi), hi, b.arg(alo)), nil
-	}
-	return "", fmt.Errorf("unknown prefix %q", prefix)
-}
-
-func (b *builder) numberCond(v Value, raw string) (string, error) {
-	_, vlo, vhi, ok := numberRange(raw)
-	if !ok {
-		return "", fmt.Errorf("%q is not a number", raw)
-	}
-	val, _ := strconv.ParseFloat(raw, 64)
-	switch v.Prefix {
-	case "", "eq":
-		// the stored value lies in the range the search value's precision implies
-		return fmt.Sprintf("value >= %s AND value < %s", b.arg(vlo), b.arg(vhi)), nil
-	case "ne":
-		return fmt.Sprintf("(value < %s OR value >= %s)", b.arg(vlo), b.arg(vhi)), nil
-	case "gt", "sa":
-		return "value > " + b.arg(val), nil
-	case "lt", "eb":
-		return "value < " + b.arg(val), nil
-	case "ge":
-		return "value >= " + b.arg(val), nil
-	case "le":
-		return "value <= " + b.arg(val), nil
-	case "ap":
-		pad := math.Abs(val) * 0.1
-		return fmt.Sprintf("value >= %s AND value <= %s", b.arg(val-pad), b.arg(val+pad)), nil
-	}
-	return "", fmt.Errorf("unknown prefix %q", v.Prefix)
-}
-
-func (b *builder) refCond(p *Param, mod string, v Value) (string, error) {
-	if mod == "identifier" {
-		c, err := b.tokenCond("", v)
-		if err != nil {
-			return "", err
-		}
-		return c + " AND text = 'identifier'", nil
-	}
-	raw := v.Raw
-	ref := fhir.ParseReference(raw, b.c.BaseURL)
-	switch {
-	case ref.Kind == fhir.RefLocal:
-		if mod != "" && mod != ref.Type {
-			return "1 = 0", nil
-		}
-		return "ref_id = " + b.arg(ref.ID) + " AND ref_type = " + b.arg(ref.Type), nil
-	case ref.Kind == fhir.RefAbsolute:
-		return "url = " + b.arg(raw), nil
-	case fhir.ValidID(raw):
-		if mod != "" {
-			return "ref_id = " + b.arg(raw) + " AND ref_type = " + b.arg(mod), nil
-		}
-		return "ref_id = " + b.arg(raw) + " AND ref_type <> ''", nil
-	case strings.Contains(raw, ":"):
-		return "url = " + b.arg(raw), nil // canonical
-	}
-	return "", fmt.Errorf("%q is not a valid reference", raw)
-}
-
-// order returns the ORDER BY clause, extra select columns and the keyset
-// condition for the cursor.
-func (b *builder) order(q *Query) (order, extra, keyset string) {
-	if len(q.Sort) == 0 {
-		if q.Cursor != nil {
-			keyset = "r.rid > " + b.arg(q.Cursor.RID)
-		}
-		return "r.rid", "", keyset
-	}
-	var keys, cols []string
-	for _, k := range q.Sort {
-		expr := b.sortExpr(k)
-		dir := " ASC"
-		if k.Desc {
-			dir = " DESC"
-		}
-		keys = append(keys, expr+dir)
-		cols = append(cols, expr)
-	}
-	extra = ", " + strings.Join(cols, ", ")
-	order = strings.Join(keys, ", ") + ", r.rid"
-	return order, extra, ""
-}
-
-// sortExpr is the value a resource sorts by on key k: the lowest value for
-// ascending order, the highest for descending (search.html _sort).
-func (b *builder) sortExpr(k SortKey) string {
-	p := k.Param
-	agg := "min"
-	if k.Desc {
-		agg = "max"
-	}
-	switch {
-	case p.Column == "id":
-		return "r.id"
-	case p.Column == "last_updated":
-		return "r.last_updated"
-	}
-	col := map[Type]string{TypeDate: "lo", TypeString: "norm", TypeToken: "code", TypeNumber: "value", TypeQuantity: "value", TypeURI: "uri"}[p.Type]
-	if p.Type == TypeDate && k.Desc {
-		col = "hi"
-	}
-	return fmt.Sprintf("(SELECT %s(%s) FROM %s WHERE rid = r.rid AND param = %d)", agg, col, tableFor(p.Type), p.ID)
+	return "", fmt.Errorf("unknown column parameter %s", f.Param.Code)
 }

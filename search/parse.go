@@ -1,120 +1,39 @@
 package search
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"sort"
 	"strconv"
 	"strings"
-	"time"
+	"unicode/utf8"
 
 	"github.com/immunis/immunis/fhir"
 )
 
-// Query is a parsed FHIR search (search.html): filters ANDed, each filter's
-// values ORed, plus result parameters.
-type Query struct {
-	Type    string
-	Filters []*Filter
-	// Compartment restricts to a Patient compartment (compartment search
-	// and SMART patient context).
-	Compartment string
+// errEmpty marks a parameter given without a value: it is ignored, not an
+// error (a form with an empty field is an ordinary thing to send).
+var errEmpty = errors.New("empty value")
 
-	Count      int
-	Sort       []SortKey
-	Total      string // "", none, estimate, accurate
-	Summary    string // "", true, count, data, false, text
-	Elements   []string
-	Include    []Include
-	RevInclude []Include
-	Cursor     *Cursor
-
-	// Kept are the parameters that took effect, normalized, for the self
-	// link; Ignored are the unknown or malformed ones (lenient handling).
-	Kept    url.Values
-	Ignored []fhir.Issue
-}
-
-// Filter is one search parameter occurrence (values are ORed).
-type Filter struct {
-	Param    *Param
-	Modifier string
-	Values   []Value
-	// Chain: this filter applies to the resources that Param (a reference)
-	// points at; Next is the filter on them.
-	Chain     string // target type of the chain step
-	Next      *Filter
-	Has       *Has
-	Name      string // the parameter name as written, for messages
-	Missing   *bool
-	RawValues string
-}
-
-// Has is a reverse chain: resources of Type whose Param references this one
-// and that match Filter.
-type Has struct {
-	Type   string
-	Param  *Param
-	Filter *Filter
-}
-
-// Value is one comparison value.
-type Value struct {
-	Prefix string // eq ne gt lt ge le sa eb ap (date, number, quantity)
-	Raw    string // unescaped
-	System string // token system / quantity system
-	Code   string // token code / quantity code
-	HasSys bool   // "system|code" or "|code" form
-}
-
-// SortKey is one _sort key.
-type SortKey struct {
-	Param *Param
-	Desc  bool
-}
-
-// Include is an _include/_revinclude: Source:Param[:Target].
-type Include struct {
-	Source  string
-	Param   *Param // nil for *
-	Target  string
-	Iterate bool
-}
-
-// Cursor is the keyset position of a page.
-type Cursor struct {
-	RID  int64
-	Sort []string
-}
-
-// Handling of unknown or malformed parameters (Prefer: handling=…).
-type Handling int
-
-const (
-	Lenient Handling = iota
-	Strict
-)
-
-// DefaultCount and MaxCount bound page sizes.
-const (
-	DefaultCount = 20
-	MaxCount     = 1000
-)
-
+// resultParams are the parameters that control the result rather than
+// select resources (search.html "Modifying Search Results").
 var resultParams = map[string]bool{
 	"_count": true, "_sort": true, "_total": true, "_summary": true, "_elements": true,
 	"_include": true, "_revinclude": true, "_format": true, "_pretty": true, "_cursor": true,
 	"_contained": true, "_containedType": true,
 }
 
-// Parse parses the query parameters of a search on typ.
+// Parse parses the query parameters of a search on typ. Unknown or
+// malformed parameters are an error under Strict handling; under Lenient
+// they are left out (and listed in Query.Ignored).
 func (r *Registry) Parse(typ string, params url.Values, h Handling) (*Query, error) {
 	q := &Query{Type: typ, Count: DefaultCount, Kept: url.Values{}}
 	var issues []fhir.Issue
-	bad := func(name, format string, args ...any) {
+	bad := func(name string, err error) {
 		issues = append(issues, fhir.Issue{
 			Severity: fhir.SeverityError, Code: fhir.IssueInvalid, MsgID: "IMM-SRCH-001",
-			Diagnostics: fmt.Sprintf(format, args...), Expression: []string{name},
+			Diagnostics: err.Error(), Expression: []string{name},
 		})
 	}
 	names := make([]string, 0, len(params))
@@ -123,25 +42,38 @@ func (r *Registry) Parse(typ string, params url.Values, h Handling) (*Query, err
 	}
 	sort.Strings(names)
 	for _, name := range names {
+		base, _, _ := strings.Cut(name, ":")
 		for _, raw := range params[name] {
-			if resultParams[name] {
+			if !cleanText(name) || !cleanText(raw) {
+				bad(strings.ToValidUTF8(name, "?"), fmt.Errorf("parameter names and values must be UTF-8 text without control characters"))
+				continue
+			}
+			if resultParams[base] {
 				if err := r.parseResultParam(q, name, raw); err != nil {
-					bad(name, "%v", err)
+					if !errors.Is(err, errEmpty) {
+						bad(name, err)
+					}
 					continue
 				}
-				if name != "_format" && name != "_pretty" && name != "_cursor" {
+				if base != "_format" && base != "_pretty" && base != "_cursor" {
 					q.Kept.Add(name, raw)
 				}
 				continue
 			}
-			f, err := r.parseFilter(typ, name, raw)
+			f, err := r.parseFilter(typ, name, raw, 0)
 			if err != nil {
-				bad(name, "%v", err)
+				if !errors.Is(err, errEmpty) {
+					bad(name, err)
+				}
 				continue
 			}
 			q.Filters = append(q.Filters, f)
 			q.Kept.Add(name, raw)
 		}
+	}
+	if q.Cursor != nil && q.Cursor.Spec != sortSpec(q.Sort) {
+		bad("_cursor", fmt.Errorf("_cursor belongs to a search with another _sort"))
+		q.Cursor = nil
 	}
 	if len(issues) > 0 {
 		if h == Strict {
@@ -156,17 +88,35 @@ func (r *Registry) Parse(typ string, params url.Values, h Handling) (*Query, err
 	return q, nil
 }
 
+// cleanText rejects what no database text column takes (invalid UTF-8,
+// NUL) and other control characters, which no search value needs.
+func cleanText(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, c := range s {
+		if c < 0x20 || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
 func (r *Registry) parseResultParam(q *Query, name, raw string) error {
-	switch name {
+	base, mod, _ := strings.Cut(name, ":")
+	if mod != "" && !(mod == "iterate" || mod == "recurse") {
+		return fmt.Errorf("%s does not take the modifier :%s", base, mod)
+	}
+	if raw == "" && base != "_format" && base != "_pretty" {
+		return errEmpty
+	}
+	switch base {
 	case "_count":
 		n, err := strconv.Atoi(raw)
 		if err != nil || n < 0 {
 			return fmt.Errorf("_count must be a non-negative integer, got %q", raw)
 		}
-		if n > MaxCount {
-			n = MaxCount
-		}
-		q.Count = n
+		q.Count = min(n, MaxCount)
 	case "_total":
 		switch raw {
 		case "none", "estimate", "accurate":
@@ -183,29 +133,24 @@ func (r *Registry) parseResultParam(q *Query, name, raw string) error {
 		}
 	case "_elements":
 		for _, e := range strings.Split(raw, ",") {
-			if e = strings.TrimSpace(e); e != "" {
-				q.Elements = append(q.Elements, e)
+			e = strings.TrimSpace(e)
+			if !validElementName(e) {
+				return fmt.Errorf("_elements: %q is not an element name", e)
 			}
+			q.Elements = append(q.Elements, e)
 		}
 	case "_sort":
-		for _, k := range strings.Split(raw, ",") {
-			desc := strings.HasPrefix(k, "-")
-			code := strings.TrimPrefix(k, "-")
-			p, ok := r.Param(q.Type, code)
-			if !ok {
-				return fmt.Errorf("unknown sort parameter %q for %s", code, q.Type)
-			}
-			if p.Type == TypeReference || p.Type == TypeComposite {
-				return fmt.Errorf("cannot sort by %s parameter %q", p.Type, code)
-			}
-			q.Sort = append(q.Sort, SortKey{Param: p, Desc: desc})
-		}
-	case "_include", "_revinclude":
-		inc, err := r.parseInclude(raw)
+		keys, err := r.parseSort(q.Type, raw)
 		if err != nil {
 			return err
 		}
-		if name == "_include" {
+		q.Sort = append(q.Sort, keys...)
+	case "_include", "_revinclude":
+		inc, err := r.parseInclude(raw, mod != "")
+		if err != nil {
+			return err
+		}
+		if base == "_include" {
 			q.Include = append(q.Include, inc)
 		} else {
 			q.RevInclude = append(q.RevInclude, inc)
@@ -224,8 +169,41 @@ func (r *Registry) parseResultParam(q *Query, name, raw string) error {
 	return nil
 }
 
-func (r *Registry) parseInclude(raw string) (Include, error) {
-	inc := Include{}
+func validElementName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' && i > 0) {
+			return false
+		}
+	}
+	return true
+}
+
+func (r *Registry) parseSort(typ, raw string) ([]SortKey, error) {
+	var keys []SortKey
+	for _, k := range strings.Split(raw, ",") {
+		desc := strings.HasPrefix(k, "-")
+		code := strings.TrimPrefix(k, "-")
+		p, ok := r.Param(typ, code)
+		if !ok {
+			return nil, fmt.Errorf("unknown sort parameter %q for %s", code, typ)
+		}
+		switch p.Type {
+		case TypeReference, TypeComposite:
+			return nil, fmt.Errorf("cannot sort by %s parameter %q", p.Type, code)
+		}
+		keys = append(keys, SortKey{Param: p, Desc: desc})
+	}
+	return keys, nil
+}
+
+// parseInclude parses Source:param[:Target] or Source:*. The older form
+// with :iterate at the end of the value is accepted too.
+func (r *Registry) parseInclude(raw string, iterate bool) (Include, error) {
+	inc := Include{Iterate: iterate}
 	val := raw
 	if strings.HasSuffix(val, ":iterate") || strings.HasSuffix(val, ":recurse") {
 		inc.Iterate = true
@@ -251,15 +229,28 @@ func (r *Registry) parseInclude(raw string) (Include, error) {
 		if !r.Supports(inc.Target) {
 			return inc, fmt.Errorf("include %q: target type %q is not supported", raw, inc.Target)
 		}
+		if inc.Param != nil && !targets(inc.Param, inc.Target) {
+			return inc, fmt.Errorf("include %q: %s.%s does not reference %s", raw, inc.Source, parts[1], inc.Target)
+		}
 	}
 	return inc, nil
 }
 
+// maxDepth bounds chains and nested _has, so a hostile query cannot make
+// the SQL arbitrarily deep.
+const maxDepth = 4
+
 // parseFilter parses one name=value pair: name[:modifier][.chain…] or
 // _has:Type:param:name.
-func (r *Registry) parseFilter(typ, name, raw string) (*Filter, error) {
+func (r *Registry) parseFilter(typ, name, raw string, depth int) (*Filter, error) {
+	if depth > maxDepth {
+		return nil, fmt.Errorf("%q: chains and _has nest at most %d deep", name, maxDepth)
+	}
+	if raw == "" {
+		return nil, errEmpty
+	}
 	if strings.HasPrefix(name, "_has:") {
-		return r.parseHas(typ, name, raw)
+		return r.parseHas(typ, name, raw, depth)
 	}
 	head, rest, chained := strings.Cut(name, ".")
 	code, mod, _ := strings.Cut(head, ":")
@@ -267,42 +258,10 @@ func (r *Registry) parseFilter(typ, name, raw string) (*Filter, error) {
 	if !ok {
 		return nil, fmt.Errorf("unknown search parameter %q for %s", code, typ)
 	}
-	f := &Filter{Param: p, Modifier: mod, Name: name, RawValues: raw}
 	if chained {
-		if p.Type != TypeReference {
-			return nil, fmt.Errorf("%q: only reference parameters can be chained", name)
-		}
-		target := mod
-		if target == "" {
-			if len(p.Targets) != 1 {
-				// Chains over several target types need the type: pick the
-				// only supported one, else ask for a modifier.
-				var sup []string
-				for _, t := range p.Targets {
-					if r.Supports(t) {
-						sup = append(sup, t)
-					}
-				}
-				if len(sup) != 1 {
-					return nil, fmt.Errorf("%q: parameter %s has several target types; name one as %s:Type.%s", name, code, code, rest)
-				}
-				target = sup[0]
-			} else {
-				target = p.Targets[0]
-			}
-		}
-		if !r.Supports(target) {
-			return nil, fmt.Errorf("%q: target type %q is not supported", name, target)
-		}
-		next, err := r.parseFilter(target, rest, raw)
-		if err != nil {
-			return nil, err
-		}
-		f.Modifier = ""
-		f.Chain = target
-		f.Next = next
-		return f, nil
+		return r.parseChain(p, mod, name, rest, raw, depth)
 	}
+	f := &Filter{Param: p, Modifier: mod, Name: name, RawValues: raw}
 	if err := checkModifier(p, mod, r); err != nil {
 		return nil, fmt.Errorf("%q: %v", name, err)
 	}
@@ -323,7 +282,65 @@ func (r *Registry) parseFilter(typ, name, raw string) (*Filter, error) {
 	return f, nil
 }
 
-func (r *Registry) parseHas(typ, name, raw string) (*Filter, error) {
+// parseChain parses param[:Type].rest: the chain continues on every
+// supported target type that has the next parameter (search.html
+// "Chained parameters": a server may process the chain for all types).
+func (r *Registry) parseChain(p *Param, mod, name, rest, raw string, depth int) (*Filter, error) {
+	if p.Type != TypeReference {
+		return nil, fmt.Errorf("%q: only reference parameters can be chained", name)
+	}
+	var cands []string
+	if mod != "" {
+		if !r.Supports(mod) || !targets(p, mod) {
+			return nil, fmt.Errorf("%q: %s cannot reference %q", name, p.Code, mod)
+		}
+		cands = []string{mod}
+	} else {
+		for _, t := range r.targetTypes(p) {
+			nextCode, _, _ := strings.Cut(strings.SplitN(rest, ".", 2)[0], ":")
+			if _, ok := r.Param(t, nextCode); ok || strings.HasPrefix(rest, "_has:") {
+				cands = append(cands, t)
+			}
+		}
+	}
+	var chains []*Filter
+	var firstErr error
+	for _, t := range cands {
+		next, err := r.parseFilter(t, rest, raw, depth+1)
+		if err != nil {
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		chains = append(chains, &Filter{Param: p, Name: name, RawValues: raw, Chain: t, Next: next})
+	}
+	switch {
+	case len(chains) == 1:
+		return chains[0], nil
+	case len(chains) > 1:
+		return &Filter{Name: name, RawValues: raw, Any: chains}, nil
+	case firstErr != nil:
+		return nil, firstErr
+	}
+	return nil, fmt.Errorf("%q: no target type of %s has the parameter in %q", name, p.Code, rest)
+}
+
+// targetTypes are the supported types a reference parameter can point at.
+func (r *Registry) targetTypes(p *Param) []string {
+	if len(p.Targets) == 0 {
+		return r.types
+	}
+	var out []string
+	for _, t := range p.Targets {
+		if r.Supports(t) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+func (r *Registry) parseHas(typ, name, raw string, depth int) (*Filter, error) {
 	// _has:Type:param:rest where rest may itself be _has:… (nested).
 	parts := strings.SplitN(name, ":", 4)
 	if len(parts) != 4 {
@@ -340,7 +357,7 @@ func (r *Registry) parseHas(typ, name, raw string) (*Filter, error) {
 	if !targets(rp, typ) {
 		return nil, fmt.Errorf("%q: %s.%s does not reference %s", name, src, refCode, typ)
 	}
-	inner, err := r.parseFilter(src, rest, raw)
+	inner, err := r.parseFilter(src, rest, raw, depth+1)
 	if err != nil {
 		return nil, err
 	}
@@ -360,23 +377,33 @@ func targets(p *Param, typ string) bool {
 }
 
 // checkModifier rejects modifiers that do not apply to the parameter's type
-// (an exhaustive switch: anything not listed is unsupported).
+// (an exhaustive switch: anything not listed is unsupported, e.g. :in,
+// :not-in, :below/:above on tokens, which need a terminology service).
 func checkModifier(p *Param, mod string, r *Registry) error {
-	if mod == "" || mod == "missing" {
+	if mod == "" {
 		return nil
 	}
 	ok := false
-	switch p.Type {
-	case TypeString:
-		ok = mod == "exact" || mod == "contains"
-	case TypeToken:
-		ok = mod == "not" || mod == "text" || mod == "of-type" && p.Code == "identifier"
-	case TypeReference:
-		ok = mod == "identifier" || (r.Supports(mod) && targets(p, mod))
-	case TypeURI:
-		ok = mod == "below" || mod == "above"
-	case TypeDate, TypeNumber, TypeQuantity:
+	switch {
+	case p.Column == "id":
+		ok = mod == "not"
+	case p.Column != "":
 		ok = false
+	case mod == "missing":
+		ok = p.Type != TypeComposite
+	default:
+		switch p.Type {
+		case TypeString:
+			ok = mod == "exact" || mod == "contains"
+		case TypeToken:
+			ok = mod == "not" || mod == "text" || mod == "of-type" && p.Code == "identifier"
+		case TypeReference:
+			ok = mod == "identifier" || (r.Supports(mod) && targets(p, mod))
+		case TypeURI:
+			ok = mod == "below" || mod == "above"
+		case TypeDate, TypeNumber, TypeQuantity, TypeComposite, TypeSpecial:
+			ok = false
+		}
 	}
 	if !ok {
 		return fmt.Errorf("modifier :%s is not supported on %s parameter %s", mod, p.Type, p.Code)
@@ -384,106 +411,67 @@ func checkModifier(p *Param, mod string, r *Registry) error {
 	return nil
 }
 
-var prefixes = []string{"eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap"}
-
-// parseValues splits a value on unescaped commas and interprets each.
+// parseValues splits a value on unescaped commas and parses each with the
+// rules of the parameter's type.
 func parseValues(p *Param, mod, raw string) ([]Value, error) {
 	var out []Value
 	for _, part := range splitEscaped(raw, ',') {
 		if part == "" {
 			continue
 		}
-		v := Value{}
-		switch p.Type {
-		case TypeDate, TypeNumber, TypeQuantity:
-			v.Prefix = "eq"
-			if len(part) > 2 {
-				for _, px := range prefixes {
-					if strings.HasPrefix(part, px) && (part[2] >= '0' && part[2] <= '9' || part[2] == '-' || part[2] == '.') {
-						v.Prefix = px
-						part = part[2:]
-						break
-					}
-				}
-			}
-		}
-		switch {
-		case p.Type == TypeToken && mod != "text" && mod != "of-type",
-			p.Type == TypeReference && mod == "identifier",
-			p.Type == TypeQuantity:
-			pieces := splitEscaped(part, '|')
-			switch len(pieces) {
-			case 1:
-				v.Code = unescape(pieces[0])
-			case 2:
-				v.System, v.Code, v.HasSys = unescape(pieces[0]), unescape(pieces[1]), true
-			case 3:
-				if p.Type != TypeQuantity {
-					return nil, fmt.Errorf("too many '|' in %q", part)
-				}
-				v.Raw, v.System, v.Code, v.HasSys = unescape(pieces[0]), unescape(pieces[1]), unescape(pieces[2]), true
-			default:
-				return nil, fmt.Errorf("too many '|' in %q", part)
-			}
-			if p.Type == TypeQuantity {
-				if len(pieces) == 1 {
-					v.Raw, v.Code, v.HasSys = v.Code, "", false
-				}
-				if _, _, _, ok := numberRange(v.Raw); !ok {
-					return nil, fmt.Errorf("%q is not a number", v.Raw)
-				}
-			}
-		default:
-			v.Raw = unescape(part)
-		}
-		switch p.Type {
-		case TypeDate:
-			if _, err := fhir.ParseDate(v.Raw, time.UTC); err != nil {
-				return nil, err
-			}
-		case TypeNumber:
-			if _, _, _, ok := numberRange(v.Raw); !ok {
-				return nil, fmt.Errorf("%q is not a number", v.Raw)
-			}
-		case TypeToken:
-			if mod == "of-type" && len(splitEscaped(part, '|')) != 3 {
-				return nil, fmt.Errorf(":of-type takes system|code|value, got %q", part)
-			}
+		v, err := parseValue(p.Type, p, mod, part)
+		if err != nil {
+			return nil, err
 		}
 		out = append(out, v)
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("no value given")
+		return nil, errEmpty
 	}
 	return out, nil
 }
 
-// splitEscaped splits on sep, honouring backslash escapes (\, \| \$ \\).
-func splitEscaped(s string, sep byte) []string {
-	var out []string
-	start := 0
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '\\':
-			i++
-		case sep:
-			out = append(out, s[start:i])
-			start = i + 1
+// parseValue parses one (still escaped) value of type t.
+func parseValue(t Type, p *Param, mod, part string) (Value, error) {
+	if p.Column == "id" {
+		v := unescape(part)
+		if !fhir.ValidID(v) {
+			return Value{}, fmt.Errorf("%q is not a valid id", v)
 		}
+		return Value{Raw: v, Code: v}, nil
 	}
-	return append(out, s[start:])
+	switch t {
+	case TypeToken:
+		return parseToken(mod, part)
+	case TypeString:
+		return Value{Raw: unescape(part)}, nil
+	case TypeDate:
+		return parseDateValue(part)
+	case TypeReference:
+		return parseReferenceValue(mod, part)
+	case TypeNumber:
+		return parseNumberValue(part)
+	case TypeQuantity:
+		return parseQuantityValue(part)
+	case TypeURI:
+		return Value{Raw: unescape(part)}, nil
+	case TypeComposite:
+		return parseCompositeValue(p, part)
+	}
+	return Value{}, fmt.Errorf("%s parameters are not supported", t)
 }
 
-func unescape(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+1 < len(s) {
-			i++
+// splitPrefix takes a comparison prefix (eq, ne, gt, …) off an ordered
+// value; without one the prefix is eq.
+func splitPrefix(part string) (prefix, rest string) {
+	if len(part) > 2 {
+		c := part[2]
+		if c >= '0' && c <= '9' || c == '-' || c == '.' || c == '+' {
+			switch part[:2] {
+			case "eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap":
+				return part[:2], part[2:]
+			}
 		}
-		b.WriteByte(s[i])
 	}
-	return b.String()
+	return "eq", part
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -33,16 +34,33 @@ type Param struct {
 	Code       string // the name used in queries
 	Type       Type
 	URL        string
-	Expression string   // the official expression (all bases)
-	Targets    []string // reference target types
+	DefID      string // SearchParameter.id of the definition
+	Expression string // the official expression (all bases)
+	// Targets are the reference target types for this base (narrowed where
+	// the official list covers other bases; see targetOverride).
+	Targets []string
 	// Column marks parameters answered from the resource table itself
 	// (_id, _lastUpdated) rather than index rows.
 	Column string
 	// ID identifies (Resource, Code) in the index tables: a stable 31-bit
 	// hash, so rows never depend on registry order.
 	ID int32
+	// TextID, OfTypeID and IdentifierID hold the token rows of the :text,
+	// :of-type (token) and :identifier (reference) forms apart from the
+	// plain rows, so each form is one indexed equality or range.
+	TextID, OfTypeID, IdentifierID int32
+	// Components of a composite parameter, in order.
+	Components []Component
 
 	Definition json.RawMessage // the SearchParameter resource as published
+	expr       expr
+}
+
+// Component is one part of a composite parameter: its type and its
+// expression relative to the composite's element.
+type Component struct {
+	Type       Type
+	Expression string
 	expr       expr
 }
 
@@ -50,8 +68,20 @@ type Param struct {
 type Registry struct {
 	types  []string
 	byType map[string]map[string]*Param
+	defs   map[string]*Definition
 	// Skipped lists parameters not served, with why (for the operator).
 	Skipped []string
+}
+
+// Definition is a published SearchParameter this server serves, with the
+// served types it applies to.
+type Definition struct {
+	ID    string
+	URL   string
+	Code  string
+	Type  Type
+	Bases []string
+	Raw   json.RawMessage
 }
 
 // ParamID is the stable id of (resource type, parameter code).
@@ -64,12 +94,26 @@ func ParamID(resource, code string) int32 {
 }
 
 type spDef struct {
+	ID         string   `json:"id"`
 	URL        string   `json:"url"`
 	Code       string   `json:"code"`
 	Type       Type     `json:"type"`
 	Base       []string `json:"base"`
 	Expression string   `json:"expression"`
 	Target     []string `json:"target"`
+	Component  []struct {
+		Definition string `json:"definition"`
+		Expression string `json:"expression"`
+	} `json:"component"`
+}
+
+// targetOverride narrows the official target list of multi-base reference
+// parameters to what the element of one base can reference (the list in
+// the bundle is the union over every base): Immunization.patient is
+// Reference(Patient), while clinical-patient also lists Group for other
+// bases. Without this, Immunization?patient.identifier would be ambiguous.
+var targetOverride = map[string][]string{
+	"Immunization.patient": {"Patient"},
 }
 
 // NewRegistry loads the embedded official R4 definitions for types.
@@ -82,18 +126,29 @@ func NewRegistry(types []string) (*Registry, error) {
 	if err := json.Unmarshal(searchParamsJSON, &bundle); err != nil {
 		return nil, fmt.Errorf("parse embedded search parameters: %w", err)
 	}
-	r := &Registry{types: append([]string(nil), types...), byType: map[string]map[string]*Param{}}
+	r := &Registry{types: append([]string(nil), types...), byType: map[string]map[string]*Param{}, defs: map[string]*Definition{}}
 	supported := map[string]bool{}
 	for _, t := range types {
 		supported[t] = true
 		r.byType[t] = map[string]*Param{}
 	}
-	seen := map[int32]string{}
-	for _, e := range bundle.Entry {
-		var d spDef
-		if err := json.Unmarshal(e.Resource, &d); err != nil {
+	all := make([]spDef, len(bundle.Entry))
+	byURL := map[string]*spDef{}
+	for i, e := range bundle.Entry {
+		if err := json.Unmarshal(e.Resource, &all[i]); err != nil {
 			return nil, fmt.Errorf("parse search parameter: %w", err)
 		}
+		byURL[all[i].URL] = &all[i]
+	}
+	ids := map[int32]string{}
+	claim := func(id int32, name string) error {
+		if other, dup := ids[id]; dup {
+			return fmt.Errorf("search parameter id collision: %s and %s", name, other)
+		}
+		ids[id] = name
+		return nil
+	}
+	for i, d := range all {
 		var bases []string
 		for _, b := range d.Base {
 			if b == "Resource" || b == "DomainResource" {
@@ -105,37 +160,85 @@ func NewRegistry(types []string) (*Registry, error) {
 		if len(bases) == 0 {
 			continue
 		}
-		var compiled expr
-		var column string
-		switch {
-		case d.Code == "_id":
-			column = "id"
-		case d.Code == "_lastUpdated":
-			column = "last_updated"
-		case d.Type == TypeSpecial || d.Type == TypeComposite || d.Expression == "":
-			r.Skipped = append(r.Skipped, fmt.Sprintf("%s (%s): %s parameters are not supported", d.Code, strings.Join(bases, ","), d.Type))
+		p, why := compileParam(d, byURL)
+		if why != "" {
+			r.Skipped = append(r.Skipped, fmt.Sprintf("%s (%s): %s", d.Code, strings.Join(bases, ","), why))
 			continue
-		default:
-			c, err := compileFHIRPath(d.Expression)
-			if err != nil {
-				r.Skipped = append(r.Skipped, fmt.Sprintf("%s: %v", d.Code, err))
-				continue
-			}
-			compiled = c
 		}
 		for _, b := range bases {
-			p := &Param{
-				Resource: b, Code: d.Code, Type: d.Type, URL: d.URL, Expression: d.Expression,
-				Targets: d.Target, Column: column, ID: ParamID(b, d.Code), Definition: e.Resource, expr: compiled,
+			bp := *p
+			bp.Resource, bp.Definition = b, bundle.Entry[i].Resource
+			if t, ok := targetOverride[b+"."+d.Code]; ok {
+				bp.Targets = t
 			}
-			if other, dup := seen[p.ID]; dup {
-				return nil, fmt.Errorf("search parameter id collision: %s.%s and %s", b, d.Code, other)
+			bp.ID = ParamID(b, d.Code)
+			bp.TextID = ParamID(b, d.Code+":text")
+			bp.OfTypeID = ParamID(b, d.Code+":of-type")
+			bp.IdentifierID = ParamID(b, d.Code+":identifier")
+			for _, x := range []struct {
+				id   int32
+				form string
+			}{{bp.ID, ""}, {bp.TextID, ":text"}, {bp.OfTypeID, ":of-type"}, {bp.IdentifierID, ":identifier"}} {
+				if err := claim(x.id, b+"."+d.Code+x.form); err != nil {
+					return nil, err
+				}
 			}
-			seen[p.ID] = b + "." + d.Code
-			r.byType[b][d.Code] = p
+			r.byType[b][d.Code] = &bp
 		}
+		r.defs[d.ID] = &Definition{ID: d.ID, URL: d.URL, Code: d.Code, Type: d.Type, Bases: bases, Raw: bundle.Entry[i].Resource}
 	}
 	return r, nil
+}
+
+// compileParam prepares one definition, or says why it is not served.
+func compileParam(d spDef, byURL map[string]*spDef) (*Param, string) {
+	p := &Param{Code: d.Code, Type: d.Type, URL: d.URL, DefID: d.ID, Expression: d.Expression, Targets: d.Target}
+	switch {
+	case d.Code == "_id":
+		p.Column = "id"
+		return p, ""
+	case d.Code == "_lastUpdated":
+		p.Column = "last_updated"
+		return p, ""
+	case d.Type == TypeSpecial:
+		return nil, "special parameters are not supported"
+	case d.Expression == "":
+		return nil, "no expression to index"
+	}
+	c, err := compileFHIRPath(d.Expression)
+	if err != nil {
+		return nil, err.Error()
+	}
+	p.expr = c
+	if d.Type != TypeComposite {
+		return p, ""
+	}
+	// Composites are indexed as their second component under a param id
+	// derived from the first (a token), so two components with a token
+	// first are what this server supports (composite.go).
+	if len(d.Component) != 2 {
+		return nil, fmt.Sprintf("composite with %d components is not supported", len(d.Component))
+	}
+	for i, comp := range d.Component {
+		def, ok := byURL[comp.Definition]
+		if !ok {
+			return nil, fmt.Sprintf("component %s is not defined", comp.Definition)
+		}
+		if i == 0 && def.Type != TypeToken {
+			return nil, "composite whose first component is not a token is not supported"
+		}
+		switch def.Type {
+		case TypeToken, TypeString, TypeDate, TypeReference, TypeNumber, TypeQuantity, TypeURI:
+		default:
+			return nil, fmt.Sprintf("composite component of type %s is not supported", def.Type)
+		}
+		ce, err := compileFHIRPath(comp.Expression)
+		if err != nil {
+			return nil, err.Error()
+		}
+		p.Components = append(p.Components, Component{Type: def.Type, Expression: comp.Expression, expr: ce})
+	}
+	return p, ""
 }
 
 // Types are the resource types the registry serves.
@@ -162,4 +265,48 @@ func (r *Registry) Params(typ string) []*Param {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Code < out[j].Code })
 	return out
+}
+
+// Definition returns the served SearchParameter with id.
+func (r *Registry) Definition(id string) (*Definition, bool) {
+	d, ok := r.defs[id]
+	return d, ok
+}
+
+// Definitions lists the served SearchParameters ordered by id.
+func (r *Registry) Definitions() []*Definition {
+	out := make([]*Definition, 0, len(r.defs))
+	for _, d := range r.defs {
+		out = append(out, d)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// extractorVersion changes whenever extraction changes the rows it makes
+// for the same resource; together with the served parameters it makes the
+// index version.
+const extractorVersion = 2
+
+// IndexVersion identifies the index rows this registry and extractor
+// produce. `immunis reindex` records it; a different stored value means
+// the index rows must be rebuilt.
+func (r *Registry) IndexVersion() string {
+	var lines []string
+	for _, t := range r.types {
+		for _, p := range r.Params(t) {
+			line := strconv.Itoa(int(p.ID)) + " " + string(p.Type) + " " + p.Expression + " " + strings.Join(p.Targets, ",")
+			for _, c := range p.Components {
+				line += " " + c.Expression
+			}
+			lines = append(lines, line)
+		}
+	}
+	sort.Strings(lines)
+	h := fnv.New64a()
+	for _, l := range lines {
+		h.Write([]byte(l))
+		h.Write([]byte{'\n'})
+	}
+	return fmt.Sprintf("%d-%016x", extractorVersion, h.Sum64())
 }
