@@ -21,25 +21,18 @@ import (
 // paramsIn is the Parameters envelope. Members the operation does not use
 // are ignored, like the resources' other elements.
 type paramsIn struct {
-	ResourceType  string          `json:"resourceType"`
-	ID            string          `json:"id"`
-	Meta          json.RawMessage `json:"meta"`
-	ImplicitRules string          `json:"implicitRules"`
-	Language      string          `json:"language"`
-	Parameter     []paramIn       `json:"parameter"`
+	ResourceType string    `json:"resourceType"`
+	Parameter    []paramIn `json:"parameter"`
 }
 
 // paramIn is one Parameters.parameter with the value types this operation
 // reads; a parameter given as another value[x] lacks the one it needs.
 type paramIn struct {
-	ID                string          `json:"id"`
-	Extension         json.RawMessage `json:"extension"`
-	ModifierExtension json.RawMessage `json:"modifierExtension"`
-	Name              string          `json:"name"`
-	ValueDate         *string         `json:"valueDate"`
-	ValueBoolean      *bool           `json:"valueBoolean"`
-	Resource          *resourceIn     `json:"resource"`
-	Part              json.RawMessage `json:"part"`
+	Name         string          `json:"name"`
+	ValueDate    *string         `json:"valueDate"`
+	ValueBoolean *bool           `json:"valueBoolean"`
+	Resource     *resourceIn     `json:"resource"`
+	Part         json.RawMessage `json:"part"`
 }
 
 type codingIn struct {
