@@ -110,11 +110,11 @@ func (p *patient) organizeHistory(in []Dose) {
 			continue
 		}
 		c, _ := parseCVX(d.CVX) // validated
-		if c >= maxCVX || p.e.s.cvx[c] == nil || !p.e.s.cvx[c].mapped {
-			if c >= maxCVX || p.e.s.cvx[c] == nil {
+		if info := p.e.s.info(c); info == nil || !info.mapped {
+			if info == nil {
 				p.notices = append(p.notices, fmt.Sprintf("dose %d (id %q): CVX %s is unknown and was not evaluated", i+1, d.ID, d.CVX))
 			} else {
-				p.notices = append(p.notices, fmt.Sprintf("dose %d (id %q): CVX %s (%s) carries no antigen CDSi evaluates", i+1, d.ID, d.CVX, p.e.s.cvx[c].shortDesc))
+				p.notices = append(p.notices, fmt.Sprintf("dose %d (id %q): CVX %s (%s) carries no antigen CDSi evaluates", i+1, d.ID, d.CVX, info.shortDesc))
 			}
 			continue
 		}
@@ -130,7 +130,7 @@ func (p *patient) organizeHistory(in []Dose) {
 	p.splitIntoAntigens()
 	p.live = p.sc.ptrs.room(len(p.doses))
 	for i := range p.doses {
-		if p.e.conflicting[p.doses[i].cvx] {
+		if p.e.isConflicting(p.doses[i].cvx) {
 			p.live = append(p.live, &p.doses[i])
 		}
 	}

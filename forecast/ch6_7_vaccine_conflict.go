@@ -16,7 +16,7 @@ type conflictCandidate struct {
 func (p *patient) findConflictCandidates() {
 	for i := range p.doses {
 		d := &p.doses[i]
-		rules := p.e.conflictsByCurrent[d.cvx]
+		rules := p.e.conflictRules(d.cvx)
 		if len(rules) == 0 {
 			continue
 		}

@@ -99,7 +99,7 @@ func (p *patient) forecastConflictEnd(run *seriesRun, sd *seriesDose, doses []*p
 	}
 	var latest Date
 	for k := range sd.preferable {
-		rules := p.e.conflictsByCurrent[sd.preferable[k].cvx]
+		rules := p.e.conflictRules(sd.preferable[k].cvx)
 		for r := range rules {
 			for _, prev := range p.live {
 				if prev.cvx != rules[r].previous {

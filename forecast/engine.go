@@ -38,8 +38,8 @@ func NewFromFS(fsys fs.FS) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("compile CDSi supporting data: %w", err)
 	}
-	e := &Engine{s: s, conflictsByCurrent: make([][]liveVirusConflict, maxCVX)}
-	e.conflicting = make([]bool, maxCVX)
+	e := &Engine{s: s, conflictsByCurrent: make([][]liveVirusConflict, len(s.cvx))}
+	e.conflicting = make([]bool, len(s.cvx))
 	for _, c := range s.conflicts {
 		e.conflictsByCurrent[c.current] = append(e.conflictsByCurrent[c.current], c)
 		e.conflicting[c.previous] = true
@@ -68,6 +68,21 @@ var (
 func Default() (*Engine, error) {
 	defaultOnce.Do(func() { defaultEngine, defaultErr = New() })
 	return defaultEngine, defaultErr
+}
+
+// conflictRules returns the live virus conflicts whose current (impacted)
+// vaccine type is c.
+func (e *Engine) conflictRules(c cvxCode) []liveVirusConflict {
+	if int(c) < len(e.conflictsByCurrent) {
+		return e.conflictsByCurrent[c]
+	}
+	return nil
+}
+
+// isConflicting reports whether c is the previous (conflicting) vaccine
+// type of some live virus conflict.
+func (e *Engine) isConflicting(c cvxCode) bool {
+	return int(c) < len(e.conflicting) && e.conflicting[c]
 }
 
 // VaccineGroups lists the vaccine group names in ScheduleSupportingData
@@ -125,7 +140,7 @@ func (e *Engine) UnspecifiedCVX(group string) (string, bool) {
 // map.
 func (e *Engine) KnownCVX(code string) bool {
 	c, ok := parseCVX(code)
-	return ok && c < maxCVX && e.s.cvx[c] != nil
+	return ok && e.s.info(c) != nil
 }
 
 // CVXAntigens returns the antigens a CVX code maps to in the CDSi data
@@ -133,11 +148,11 @@ func (e *Engine) KnownCVX(code string) bool {
 // evaluates.
 func (e *Engine) CVXAntigens(code string) []string {
 	c, ok := parseCVX(code)
-	if !ok || c >= maxCVX || e.s.cvx[c] == nil {
+	if !ok || e.s.info(c) == nil {
 		return nil
 	}
 	var out []string
-	for _, a := range e.s.cvx[c].associations {
+	for _, a := range e.s.info(c).associations {
 		n := e.s.antigens[a.antigen].name
 		if !containsString(out, n) {
 			out = append(out, n)
@@ -149,10 +164,10 @@ func (e *Engine) CVXAntigens(code string) []string {
 // CVXDescription returns the CDC short description of a CVX code.
 func (e *Engine) CVXDescription(code string) string {
 	c, ok := parseCVX(code)
-	if !ok || c >= maxCVX || e.s.cvx[c] == nil {
+	if !ok || e.s.info(c) == nil {
 		return ""
 	}
-	return e.s.cvx[c].shortDesc
+	return e.s.info(c).shortDesc
 }
 
 // ObservationTitle returns the title of a CDSi coded observation ("007" →

@@ -16,8 +16,6 @@ import (
 // cvxCode is a CVX code as a number ("03" and "3" are the same code).
 type cvxCode uint16
 
-const maxCVX = 10000
-
 func parseCVX(s string) (cvxCode, bool) {
 	s = strings.TrimSpace(s)
 	if s == "" || len(s) > 4 {
@@ -156,7 +154,7 @@ type schedule struct {
 	antigenByName map[string]int
 	groups        []*vaccineGroup
 	groupByName   map[string]int
-	cvx           [maxCVX]*cvxInfo // CVX table and CVX → antigen map
+	cvx           []*cvxInfo // by code: CVX table and CVX → antigen map
 	conflicts     []liveVirusConflict
 	observations  map[string]*observation
 	durations     []Duration // interned ages, by id (index 0 unused)
@@ -563,12 +561,27 @@ func (s *schedule) loadCVXTable(b []byte) error {
 		if !ok {
 			return fmt.Errorf("cvx.tsv line %d: bad CVX %q", line, f[0])
 		}
-		s.cvx[c] = &cvxInfo{code: c, shortDesc: f[1], fullName: f[2], status: f[4]}
+		s.setInfo(c, &cvxInfo{code: c, shortDesc: s.str(f[1]), fullName: s.str(f[2]), status: s.str(f[4])})
 	}
 	if err := sc.Err(); err != nil {
 		return fmt.Errorf("read cvx.tsv: %w", err)
 	}
 	return nil
+}
+
+// info returns the data of a CVX code, nil when the code is unknown.
+func (s *schedule) info(c cvxCode) *cvxInfo {
+	if int(c) < len(s.cvx) {
+		return s.cvx[c]
+	}
+	return nil
+}
+
+func (s *schedule) setInfo(c cvxCode, info *cvxInfo) {
+	for int(c) >= len(s.cvx) {
+		s.cvx = append(s.cvx, nil)
+	}
+	s.cvx[c] = info
 }
 
 // findUnspecifiedCVX picks, per vaccine group, the CVX whose short
@@ -577,7 +590,7 @@ func (s *schedule) loadCVXTable(b []byte) error {
 // formulation"; MMR has none). When several qualify, the lowest code wins.
 func (s *schedule) findUnspecifiedCVX() {
 	for _, g := range s.groups {
-		for c := cvxCode(1); c < maxCVX; c++ {
+		for c := range s.cvx {
 			info := s.cvx[c]
 			if info == nil || !info.mapped || !strings.Contains(strings.ToLower(info.shortDesc), "unspecified formulation") {
 				continue
@@ -592,7 +605,7 @@ func (s *schedule) findUnspecifiedCVX() {
 				}
 			}
 			if all {
-				g.unspecifiedCVX = c
+				g.unspecifiedCVX = cvxCode(c)
 				break
 			}
 		}
