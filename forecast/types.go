@@ -307,8 +307,9 @@ type Result struct {
 	// childhood dose is valid in the standard series and may be "too young"
 	// in an adult risk series.
 	OtherEvaluations []DoseEvaluation
-	// Notices are non-fatal remarks (ignored doses, unknown CVX codes,
-	// indications that could not be resolved).
+	// Notices are non-fatal remarks: doses left out because they are dated
+	// after the assessment date, have an unknown CVX code or a CVX code that
+	// carries no CDSi antigen.
 	Notices []string
 	// Trace is the reasoning trace when Input.Trace was set.
 	Trace []string
