@@ -63,3 +63,34 @@ func TestFastReaderMatchesEncodingJSON(t *testing.T) {
 		})
 	}
 }
+
+func TestCheckDateTime(t *testing.T) {
+	tests := []struct {
+		in         string
+		day, valid bool
+		want       string
+	}{
+		{"2024", false, true, ""},
+		{"2024-02", false, true, ""},
+		{"2024-02-29", true, true, "2024-02-29"},
+		{"2023-02-29", false, false, ""},
+		{"2024-13-01", false, false, ""},
+		{"2024-04-31", false, false, ""},
+		{"2024-01-02T10:00:00Z", true, true, "2024-01-02"},
+		{"2024-01-02T23:59:60.123+14:00", true, true, "2024-01-02"},
+		{"2024-01-02T10:00:00", false, false, ""},
+		{"2024-01-02T10:00Z", false, false, ""},
+		{"2024-01-02T24:00:00Z", false, false, ""},
+		{"2024-01-02T10:00:00.Z", false, false, ""},
+		{"2024-01-02T10:00:00+5:00", false, false, ""},
+		{"20240102", false, false, ""},
+		{"", false, false, ""},
+		{"2024-1-02", false, false, ""},
+	}
+	for _, tt := range tests {
+		d, day, valid := checkDateTime(tt.in)
+		if day != tt.day || valid != tt.valid || (day && d.String() != tt.want) {
+			t.Errorf("checkDateTime(%q) = %v, %v, %v; want %s, %v, %v", tt.in, d, day, valid, tt.want, tt.day, tt.valid)
+		}
+	}
+}

@@ -88,10 +88,10 @@ func (r *immdsRequest) writeEvaluation(w *jsonBuf, eo *evalOut, ids *persistIDs)
 		antigen = eo.ev.Antigen
 	}
 	w.obj()
-	w.str("resourceType", "ImmunizationEvaluation")
+	w.lit("resourceType", "ImmunizationEvaluation")
 	if ids != nil {
 		id, key := ids.evaluation(eo.dose, antigen, eo.other)
-		w.str("id", id)
+		w.lit("id", id)
 		writeProfile(w, profileEvaluation)
 		writeExtensions(w, eo)
 		w.key("identifier")
@@ -106,9 +106,9 @@ func (r *immdsRequest) writeEvaluation(w *jsonBuf, eo *evalOut, ids *persistIDs)
 		writeProfile(w, profileEvaluation)
 		writeExtensions(w, eo)
 	}
-	w.str("status", "completed")
+	w.lit("status", "completed")
 	r.writePatientRef(w)
-	w.str("date", r.assessmentText)
+	w.lit("date", r.assessmentText)
 	w.key("targetDisease")
 	writeTargetDisease(w, antigen)
 	w.key("immunizationEvent")
@@ -157,14 +157,14 @@ func writeExtensions(w *jsonBuf, eo *evalOut) {
 	if st != "" {
 		w.elem()
 		w.obj()
-		w.str("url", extSeriesType)
-		w.str("valueCode", st)
+		w.lit("url", extSeriesType)
+		w.lit("valueCode", st)
 		w.end('}')
 	}
 	if eo.other {
 		w.elem()
 		w.obj()
-		w.str("url", extOtherSeries)
+		w.lit("url", extOtherSeries)
 		w.bool("valueBoolean", true)
 		w.end('}')
 	}
@@ -226,7 +226,7 @@ func (r *immdsRequest) writeStatusReason(w *jsonBuf, eo *evalOut) {
 func (r *immdsRequest) writePatientRef(w *jsonBuf) {
 	w.key("patient")
 	w.obj()
-	w.str("reference", r.patientRef)
+	w.lit("reference", r.patientRef)
 	if r.patientDisplay != "" {
 		w.str("display", r.patientDisplay)
 	}
@@ -237,7 +237,7 @@ func (r *immdsRequest) writePatientRef(w *jsonBuf) {
 // or a urn:uuid with its first identifier and position when it had no id.
 func (d *doseInfo) writeRef(w *jsonBuf) {
 	w.obj()
-	w.str("reference", d.ref)
+	w.lit("reference", d.ref)
 	if id := d.identifier; id != nil && (id.System != "" || id.Value != "") {
 		w.key("identifier")
 		w.obj()
@@ -270,8 +270,8 @@ func writeProfile(w *jsonBuf, profile string) {
 func writeCoding(w *jsonBuf, system string, c concept) {
 	w.elem()
 	w.obj()
-	w.str("system", system)
-	w.str("code", c.code)
+	w.lit("system", system)
+	w.lit("code", c.code)
 	if c.display != "" {
 		w.str("display", c.display)
 	}
@@ -295,8 +295,8 @@ func writeTargetDisease(w *jsonBuf, antigen string) {
 		w.arr()
 		w.elem()
 		w.obj()
-		w.str("url", systemDataAbsent)
-		w.str("valueCode", "unknown")
+		w.lit("url", systemDataAbsent)
+		w.lit("valueCode", "unknown")
 		w.end('}')
 		w.end(']')
 		w.str("text", "unknown: the vaccine code is not one CDSi knows")
@@ -327,9 +327,9 @@ func (r *immdsRequest) writeRecommendation(w *jsonBuf, res *forecast.Result, v *
 		}
 	}
 	w.obj()
-	w.str("resourceType", "ImmunizationRecommendation")
+	w.lit("resourceType", "ImmunizationRecommendation")
 	if ids != nil {
-		w.str("id", ids.recommendation)
+		w.lit("id", ids.recommendation)
 	}
 	writeProfile(w, profileRecommendation)
 	if ids != nil {
@@ -343,7 +343,7 @@ func (r *immdsRequest) writeRecommendation(w *jsonBuf, res *forecast.Result, v *
 		w.end(']')
 	}
 	r.writePatientRef(w)
-	w.str("date", r.assessmentText)
+	w.lit("date", r.assessmentText)
 	w.key("recommendation")
 	w.arr()
 	for gi := range res.Groups {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/google/uuid"
 
@@ -49,14 +48,93 @@ type doseInfo struct {
 
 // parseFullDate reads a FHIR date with day precision (YYYY-MM-DD).
 func parseFullDate(s string) (forecast.Date, bool) {
-	if len(s) != 10 || s[4] != '-' || s[7] != '-' {
+	if len(s) != 10 {
 		return 0, false
 	}
-	if _, err := time.Parse("2006-01-02", s); err != nil {
-		return 0, false
+	d, day, ok := checkDateTime(s)
+	return d, ok && day
+}
+
+// checkDateTime checks a FHIR date or dateTime (YYYY, YYYY-MM, YYYY-MM-DD,
+// or YYYY-MM-DDThh:mm:ss[.fff](Z|±hh:mm)) by hand, as the fast path does
+// not afford a regular expression per dose, and returns its calendar date
+// as written when it is precise to the day.
+func checkDateTime(s string) (d forecast.Date, day, ok bool) {
+	num := func(i, n, lo, hi int) (int, bool) {
+		if len(s) < i+n {
+			return 0, false
+		}
+		v := 0
+		for _, c := range []byte(s[i : i+n]) {
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			v = v*10 + int(c-'0')
+		}
+		return v, v >= lo && v <= hi
 	}
-	d, err := forecast.ParseDate(s)
-	return d, err == nil
+	y, ok := num(0, 4, 1, 9999)
+	if !ok || len(s) == 4 {
+		return 0, false, ok
+	}
+	m, ok := num(5, 2, 1, 12)
+	if !ok || s[4] != '-' || len(s) == 7 {
+		return 0, false, ok && s[4] == '-'
+	}
+	dd, ok := num(8, 2, 1, daysIn(y, m))
+	if !ok || s[7] != '-' {
+		return 0, false, false
+	}
+	d = forecast.NewDate(y, m, dd)
+	if len(s) == 10 {
+		return d, true, true
+	}
+	// A time needs seconds and a zone (FHIR dateTime).
+	if len(s) < 20 || s[10] != 'T' || s[13] != ':' || s[16] != ':' {
+		return 0, false, false
+	}
+	if _, ok := num(11, 2, 0, 23); !ok {
+		return 0, false, false
+	}
+	if _, ok := num(14, 2, 0, 59); !ok {
+		return 0, false, false
+	}
+	if _, ok := num(17, 2, 0, 60); !ok {
+		return 0, false, false
+	}
+	i := 19
+	if s[i] == '.' {
+		j := i + 1
+		for j < len(s) && s[j] >= '0' && s[j] <= '9' {
+			j++
+		}
+		if j == i+1 {
+			return 0, false, false
+		}
+		i = j
+	}
+	switch {
+	case i == len(s)-1 && s[i] == 'Z':
+		return d, true, true
+	case i == len(s)-6 && (s[i] == '+' || s[i] == '-') && s[i+3] == ':':
+		_, okh := num(i+1, 2, 0, 14)
+		_, okm := num(i+4, 2, 0, 59)
+		return d, okh && okm, okh && okm
+	}
+	return 0, false, false
+}
+
+func daysIn(y, m int) int {
+	switch m {
+	case 2:
+		if y%4 == 0 && (y%100 != 0 || y%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
 }
 
 // setAssessmentDate checks and sets the assessment date.
@@ -155,12 +233,9 @@ func (s *Service) addImmunization(r *immdsRequest, im *resourceIn, expr string, 
 	switch {
 	case im.OccurrenceDateTime != nil:
 		v := *im.OccurrenceDateTime
-		if _, err := fhir.ParseDate(v, time.UTC); err != nil {
+		day, ok, valid := checkDateTime(v)
+		if !valid {
 			return fhir.Invalid("IMM-FC-014", expr+".occurrenceDateTime", "immunization: occurrenceDateTime %q is not a FHIR dateTime", v)
-		}
-		day, ok := forecast.Date(0), false
-		if len(v) >= 10 {
-			day, ok = parseFullDate(v[:10])
 		}
 		switch {
 		case !ok:
@@ -276,11 +351,8 @@ func (s *Service) addObservation(r *immdsRequest, o *resourceIn, expr string) er
 			obs := forecast.Observation{Code: c.Code}
 			if o.EffectiveDateTime != nil {
 				v := *o.EffectiveDateTime
-				day, ok := forecast.Date(0), false
-				if len(v) >= 10 {
-					day, ok = parseFullDate(v[:10])
-				}
-				if _, err := fhir.ParseDate(v, time.UTC); err != nil || !ok {
+				day, ok, valid := checkDateTime(v)
+				if !valid || !ok {
 					return fhir.Invalid("IMM-FC-014", expr+".effectiveDateTime", "observation: effectiveDateTime %q must be a dateTime precise to the day", v)
 				}
 				obs.Date = day
