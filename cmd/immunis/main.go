@@ -58,6 +58,7 @@ func commands() []command {
 		{"migrate", "apply database migrations and exit", migrateCmd},
 		{"load", "load FHIR Bundles and NDJSON into the database", loadCmd},
 		{"synth", "generate a synthetic jurisdiction (NDJSON, or --load it)", synthCmd},
+		{"forecast", "evaluate and forecast immunizations with the CDC CDSi engine", forecastCmd},
 		{"version", "print the version", func(_ context.Context, _ []string, _ io.Reader, stdout, _ io.Writer) int {
 			fmt.Fprintln(stdout, "immunis", version)
 			return 0
