@@ -100,6 +100,14 @@ func (p *fieldErr) opt(row map[string]string, k string) optSpan {
 	return optSpan{s, ok}
 }
 
+// atC is at for a day whose calendar fields are known.
+func (o optSpan) atC(base civil) Date {
+	if !o.ok {
+		return NoDate
+	}
+	return base.plus(o.Span)
+}
+
 // at returns base moved by the span, or NoDate when the span is absent.
 func (o optSpan) at(base Date) Date {
 	if !o.ok {

@@ -98,13 +98,31 @@ func (d Date) addMonths(n int) Date {
 	if n == 0 {
 		return d
 	}
+	return civilOf(d).plus(Span{M: n})
+}
+
+// civil is a Date with its calendar fields, for repeated arithmetic from one day (a birth date).
+type civil struct {
+	day     Date
+	y, m, d int
+}
+
+func civilOf(d Date) civil {
 	y, m, day := d.YMD()
-	t := y*12 + (m - 1) + n
-	ny, nm := t/12, t%12+1
-	if day > daysIn(ny, nm) {
-		return MakeDate(ny, nm, daysIn(ny, nm)) + 1
+	return civil{d, y, m, day}
+}
+
+// plus is Span.From for a day whose calendar fields are known.
+func (c civil) plus(s Span) Date {
+	if s.Y == 0 && s.M == 0 {
+		return c.day + Date(s.D)
 	}
-	return MakeDate(ny, nm, day)
+	t := c.y*12 + (c.m - 1) + s.Y*12 + s.M
+	ny, nm := t/12, t%12+1
+	if n := daysIn(ny, nm); c.d > n {
+		return MakeDate(ny, nm, n) + 1 + Date(s.D)
+	}
+	return MakeDate(ny, nm, c.d) + Date(s.D)
 }
 
 // Span is an age or interval: years and months on the calendar, then days.
@@ -115,7 +133,7 @@ func (s Span) From(d Date) Date {
 	if s.Y == 0 && s.M == 0 {
 		return d + Date(s.D)
 	}
-	return d.addMonths(s.Y*12+s.M) + Date(s.D)
+	return civilOf(d).plus(s)
 }
 
 // ParseSpan reads "4y", "2m", "6w", "3d" or combinations like "9y5m"; "-" or "" is the zero span

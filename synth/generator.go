@@ -40,6 +40,7 @@ type Generator struct {
 	zips  []zipInfo
 	dir   *directory
 	ns    string
+	frags *fragments
 }
 
 // New checks cfg and prepares a Generator.
@@ -51,7 +52,7 @@ func New(cfg Config) (*Generator, error) {
 	if err := cfg.validate(t); err != nil {
 		return nil, err
 	}
-	g := &Generator{cfg: cfg, t: t, sched: cfg.Schedule, ns: cfg.namespace()}
+	g := &Generator{cfg: cfg, t: t, sched: cfg.Schedule, ns: cfg.namespace(), frags: newFragments(t)}
 	if g.sched == nil {
 		ts, err := NewTableSchedule()
 		if err != nil {

@@ -187,33 +187,25 @@ func (g *Generator) appendImmunization(b []byte, p *person, e *event) []byte {
 	b = append(b, `","value":"`...)
 	b = append(b, e.id...)
 	b = append(b, `"}],"status":"`...)
-	cvx, display, text := "", "", ""
 	var pr *product
 	if e.prod >= 0 {
 		pr = &g.t.products[e.prod]
-		cvx, text = pr.cvx, pr.name
-	} else {
-		cvx = g.t.series[e.series].refusalCVX
 	}
-	if e.cvx != "" {
-		cvx, text = e.cvx, ""
-	}
-	display = g.t.cvx[cvx]
 	if e.notDone != "" {
 		b = append(b, `not-done","statusReason":`...)
-		b = appendCoding(b, systemActReason, e.notDone, notDoneNames[e.notDone])
+		b = append(b, g.frags.notDone[e.notDone]...)
 	} else {
 		b = append(b, `completed"`...)
 	}
-	b = append(b, `,"vaccineCode":{"coding":[{"system":"`+SystemCVX+`","code":"`...)
-	b = append(b, cvx...)
-	b = append(b, `","display":`...)
-	b = appendString(b, display)
-	b = append(b, `}]`...)
-	if text != "" {
-		b = appendField(b, false, "text", text)
+	switch {
+	case e.cvx != "":
+		b = append(b, g.frags.cvx[e.cvx]...)
+	case pr != nil:
+		b = append(b, g.frags.productCode[e.prod]...)
+	default:
+		b = append(b, g.frags.cvx[g.t.series[e.series].refusalCVX]...)
 	}
-	b = append(b, `},"patient":`...)
+	b = append(b, `,"patient":`...)
 	b = appendRef(b, "Patient", rec.id)
 	b = append(b, `,"occurrenceDateTime":"`...)
 	b = e.date.append(b)
@@ -223,13 +215,13 @@ func (g *Generator) appendImmunization(b []byte, p *person, e *event) []byte {
 		b = append(b, `","primarySource":true`...)
 	} else {
 		b = append(b, `","primarySource":false,"reportOrigin":`...)
-		b = appendCoding(b, systemOrigin, e.origin, map[string]string{"provider": "Other Provider", "record": "Written Record"}[e.origin])
+		b = append(b, g.frags.origin[e.origin]...)
 	}
 	if pr != nil && e.notDone == "" {
 		b = g.appendProductDetails(b, p, e, pr)
 	}
 	b = append(b, `,"performer":[{"function":`...)
-	b = appendCoding(b, systemFunction, "AP", "Administering Provider")
+	b = append(b, g.frags.functionAP...)
 	b = append(b, `,"actor":`...)
 	b = appendRef(b, "Practitioner", g.dir.practitioners[e.prac].id)
 	b = append(b, `},{"actor":`...)
@@ -239,11 +231,7 @@ func (g *Generator) appendImmunization(b []byte, p *person, e *event) []byte {
 
 func (g *Generator) appendProductDetails(b []byte, p *person, e *event, pr *product) []byte {
 	if !e.noMfr {
-		b = append(b, `,"manufacturer":{"identifier":{"system":"`+SystemMVX+`","value":"`...)
-		b = append(b, pr.mvx...)
-		b = append(b, `"},"display":`...)
-		b = appendString(b, g.t.mvx[pr.mvx])
-		b = append(b, '}')
+		b = append(b, g.frags.manufacturer[e.prod]...)
 	}
 	if !e.noLot {
 		lot, exp := lotFor(g.cfg.Seed, pr, e.lotOrg, e.lotDate)
@@ -256,24 +244,69 @@ func (g *Generator) appendProductDetails(b []byte, p *person, e *event, pr *prod
 		b = exp.append(b)
 		b = append(b, '"')
 	}
-	if rc, ok := routeCodes[pr.route]; ok {
-		if rc[0] == "IM" || rc[0] == "SQ" {
-			site := "LA"
-			if e.date < (Span{Y: 3}).From(p.birth) {
-				site = "LT"
-			}
-			if e.seq%2 == 1 {
-				site = "R" + site[1:]
-			}
-			b = append(b, `,"site":`...)
-			b = appendCoding(b, systemSite, site, siteNames[site])
+	if rc, ok := routeCodes[pr.route]; ok && (rc[0] == "IM" || rc[0] == "SQ") {
+		site := 0 // left arm, right arm, left thigh, right thigh
+		if e.date < (Span{Y: 3}).From(p.birth) {
+			site = 2
 		}
-		b = append(b, `,"route":`...)
-		b = appendCoding(b, systemRoute, rc[0], rc[1])
+		site += e.seq % 2
+		b = append(b, g.frags.site[site]...)
 	}
-	b = append(b, `,"doseQuantity":{"value":`...)
-	b = append(b, pr.volume...)
-	return append(b, `,"unit":"mL","system":"`+systemUCUM+`","code":"mL"}`...)
+	return append(b, g.frags.routeDose[e.prod]...)
+}
+
+// fragments are JSON pieces that depend only on reference data, built once per Generator.
+type fragments struct {
+	productCode, manufacturer, routeDose [][]byte // per product
+	cvx                                  map[string][]byte
+	notDone, origin                      map[string][]byte
+	site                                 [4][]byte
+	functionAP                           []byte
+}
+
+func newFragments(t *tables) *fragments {
+	f := &fragments{cvx: map[string][]byte{}, notDone: map[string][]byte{}, origin: map[string][]byte{}}
+	code := func(cvx, text string) []byte {
+		b := []byte(`,"vaccineCode":{"coding":[{"system":"` + SystemCVX + `","code":`)
+		b = appendString(b, cvx)
+		b = append(b, `,"display":`...)
+		b = appendString(b, t.cvx[cvx])
+		b = append(b, `}]`...)
+		if text != "" {
+			b = appendField(b, false, "text", text)
+		}
+		return append(b, '}')
+	}
+	for c := range t.cvx {
+		f.cvx[c] = code(c, "")
+	}
+	for _, pr := range t.products {
+		f.productCode = append(f.productCode, code(pr.cvx, pr.name))
+		m := []byte(`,"manufacturer":{"identifier":{"system":"` + SystemMVX + `","value":`)
+		m = appendString(m, pr.mvx)
+		m = append(m, `},"display":`...)
+		m = appendString(m, t.mvx[pr.mvx])
+		f.manufacturer = append(f.manufacturer, append(m, '}'))
+		var r []byte
+		if rc, ok := routeCodes[pr.route]; ok {
+			r = append(r, `,"route":`...)
+			r = appendCoding(r, systemRoute, rc[0], rc[1])
+		}
+		r = append(r, `,"doseQuantity":{"value":`...)
+		r = append(r, pr.volume...)
+		f.routeDose = append(f.routeDose, append(r, `,"unit":"mL","system":"`+systemUCUM+`","code":"mL"}`...))
+	}
+	for code, name := range notDoneNames {
+		f.notDone[code] = appendCoding(nil, systemActReason, code, name)
+	}
+	for code, name := range map[string]string{"provider": "Other Provider", "record": "Written Record"} {
+		f.origin[code] = appendCoding(nil, systemOrigin, code, name)
+	}
+	for i, site := range []string{"LA", "RA", "LT", "RT"} {
+		f.site[i] = appendCoding([]byte(`,"site":`), systemSite, site, siteNames[site])
+	}
+	f.functionAP = appendCoding(nil, systemFunction, "AP", "Administering Provider")
+	return f
 }
 
 // lotFor returns the lot an organization used for a product in the quarter of day d: many

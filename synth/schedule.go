@@ -63,8 +63,9 @@ type doseRule struct {
 
 // TableSchedule is the built-in Forecaster: the compact ACIP table in data/schedule.tsv.
 type TableSchedule struct {
-	rules    map[string][]doseRule
-	cvxInSer map[string][]string // CVX -> series it counts for (from data/products.tsv)
+	rules     map[string][]doseRule
+	seriesBit map[string]uint64 // series -> its bit
+	cvxMask   map[string]uint64 // CVX -> bits of the series it counts for (from data/products.tsv)
 }
 
 // NewTableSchedule parses the embedded schedule table.
@@ -74,16 +75,22 @@ func NewTableSchedule() (*TableSchedule, error) {
 		return nil, err
 	}
 	p := &fieldErr{table: "schedule.tsv"}
-	s := &TableSchedule{rules: map[string][]doseRule{}, cvxInSer: map[string][]string{}}
+	s := &TableSchedule{rules: map[string][]doseRule{}, seriesBit: map[string]uint64{}, cvxMask: map[string]uint64{}}
 	prods, err := readTSV("products.tsv")
 	if err != nil {
 		return nil, err
 	}
 	for _, r := range prods {
 		for _, name := range strings.Split(r["series"], ",") {
-			if !slices.Contains(s.cvxInSer[r["cvx"]], name) {
-				s.cvxInSer[r["cvx"]] = append(s.cvxInSer[r["cvx"]], name)
+			bit, ok := s.seriesBit[name]
+			if !ok {
+				if len(s.seriesBit) == 64 {
+					return nil, fmt.Errorf("products.tsv: more than 64 series")
+				}
+				bit = 1 << len(s.seriesBit)
+				s.seriesBit[name] = bit
 			}
+			s.cvxMask[r["cvx"]] |= bit
 		}
 	}
 	for _, r := range rows {
@@ -115,12 +122,21 @@ func (s *TableSchedule) Series() []string {
 
 // Forecast implements Forecaster.
 func (s *TableSchedule) Forecast(birth, on Date, history []Dose, series []string, out []Due) []Due {
+	var maskBuf [64]uint64
+	masks := maskBuf[:0]
+	for _, d := range history {
+		if d.Date > on {
+			break
+		}
+		masks = append(masks, s.cvxMask[d.CVX])
+	}
 	var buf [32]Dose
 	for _, name := range series {
+		bit := s.seriesBit[name]
 		h := buf[:0]
-		for _, d := range history {
-			if d.Date <= on && slices.Contains(s.cvxInSer[d.CVX], name) {
-				h = append(h, d)
+		for i, m := range masks {
+			if m&bit != 0 {
+				h = append(h, history[i])
 			}
 		}
 		out = append(out, s.Next(name, birth, on, h))
@@ -136,9 +152,12 @@ func (s *TableSchedule) Next(series string, birth, on Date, history []Dose) Due 
 	}
 	k, valid := 0, 0
 	prev := NoDate
-	var validCVX []string
+	var prevC civil
+	bc := civilOf(birth)
+	var cvxBuf [8]string
+	validCVX := cvxBuf[:0]
 	skip := func(at Date) {
-		for k < len(rules) && rules[k].skipped(birth, at, prev, validCVX) {
+		for k < len(rules) && rules[k].skipped(bc, at, prev, validCVX) {
 			k++
 		}
 	}
@@ -151,14 +170,14 @@ func (s *TableSchedule) Next(series string, birth, on Date, history []Dose) Due 
 			break
 		}
 		r := rules[k]
-		if e, _ := r.earliest(birth, prev); d.Date < e {
+		if e, _ := r.earliest(bc, prev, prevC); d.Date < e {
 			continue
 		}
-		if max := r.maxAge.at(birth); max != NoDate && d.Date >= max {
+		if max := r.maxAge.atC(bc); max != NoDate && d.Date >= max {
 			continue
 		}
 		valid++
-		prev = d.Date
+		prev, prevC = d.Date, civilOf(d.Date)
 		validCVX = append(validCVX, d.CVX)
 		k++
 	}
@@ -168,14 +187,14 @@ func (s *TableSchedule) Next(series string, birth, on Date, history []Dose) Due 
 	}
 	r := rules[k]
 	due := Due{Status: StatusDue, Dose: k + 1, Valid: valid, Latest: NoDate}
-	due.Earliest, due.EarliestBy = r.earliest(birth, prev)
-	due.Recommended = r.recAge.From(birth)
+	due.Earliest, due.EarliestBy = r.earliest(bc, prev, prevC)
+	due.Recommended = bc.plus(r.recAge.Span)
 	if prev != NoDate && r.recInt.ok {
-		due.Recommended = max(due.Recommended, r.recInt.From(prev))
+		due.Recommended = max(due.Recommended, prevC.plus(r.recInt.Span))
 	}
 	due.Recommended = max(due.Recommended, due.Earliest, r.since)
-	due.PastDue = max(r.pastDue.at(birth), due.Recommended)
-	if m := r.maxAge.at(birth); m != NoDate {
+	due.PastDue = max(r.pastDue.atC(bc), due.Recommended)
+	if m := r.maxAge.atC(bc); m != NoDate {
 		due.Latest = m - 1
 		if on > due.Latest {
 			due.Status = StatusAgedOut
@@ -185,10 +204,10 @@ func (s *TableSchedule) Next(series string, birth, on Date, history []Dose) Due 
 }
 
 // earliest returns the first valid day for the dose and what sets it.
-func (r doseRule) earliest(birth, prev Date) (Date, string) {
-	e, by := r.minAge.From(birth)-graceDays, "min-age"
+func (r doseRule) earliest(birth civil, prev Date, prevC civil) (Date, string) {
+	e, by := birth.plus(r.minAge.Span)-graceDays, "min-age"
 	if prev != NoDate && r.minInt.ok {
-		if i := r.minInt.From(prev) - graceDays; i > e {
+		if i := prevC.plus(r.minInt.Span) - graceDays; i > e {
 			e, by = i, "min-interval"
 		}
 	}
@@ -196,11 +215,11 @@ func (r doseRule) earliest(birth, prev Date) (Date, string) {
 }
 
 // skipped reports whether the dose is not needed on day at.
-func (r doseRule) skipped(birth, at, prev Date, validCVX []string) bool {
-	if r.skipAge.ok && at >= r.skipAge.From(birth) {
+func (r doseRule) skipped(birth civil, at, prev Date, validCVX []string) bool {
+	if r.skipAge.ok && at >= birth.plus(r.skipAge.Span) {
 		return true
 	}
-	if r.skipPrev.ok && prev != NoDate && prev >= r.skipPrev.From(birth) {
+	if r.skipPrev.ok && prev != NoDate && prev >= birth.plus(r.skipPrev.Span) {
 		return true
 	}
 	if len(r.skipIfAll) > 0 && len(validCVX) > 0 {
