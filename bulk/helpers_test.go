@@ -27,7 +27,8 @@ import (
 var testTypes = []string{"Patient", "Immunization", "Group", "Organization", "Provenance"}
 
 type env struct {
-	t   *testing.T
+	t     *testing.T
+	owner string // the client polling and downloading
 	db  *store.DB
 	m   *Manager
 	x   *search.Extractor
@@ -94,8 +95,27 @@ func (e *env) with(t *testing.T) *env {
 // put writes the next version of a resource (created when new).
 func (e *env) put(typ, id string, obj fhir.Object) {
 	e.t.Helper()
+	if err := e.tryPut(typ, id, obj); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// del writes a deletion.
+func (e *env) del(typ, id string) {
+	e.t.Helper()
+	if err := e.tryDel(typ, id); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// tryPut is put for other goroutines: it returns the error. The stamp is
+// read inside the transaction, as the server does, so a retry restamps.
+func (e *env) tryPut(typ, id string, obj fhir.Object) error {
 	obj["resourceType"] = typ
 	err := e.db.Write(e.ctx, func(tx store.Tx) error {
+		if err := tx.Lock(e.ctx, "res:"+typ+"/"+id); err != nil {
+			return err
+		}
 		prev, err := tx.Current(e.ctx, typ, id)
 		if err != nil {
 			return err
@@ -113,24 +133,28 @@ func (e *env) put(typ, id string, obj fhir.Object) {
 		return tx.Put(e.ctx, &store.Version{New: &fhir.Resource{Type: typ, ID: id, Version: v, LastUpdated: at, Body: body, Method: "PUT"}, Prev: prev, Index: &ix})
 	})
 	if err != nil {
-		e.t.Fatalf("put %s/%s: %v", typ, id, err)
+		return fmt.Errorf("put %s/%s: %w", typ, id, err)
 	}
+	return nil
 }
 
-// del writes a deletion.
-func (e *env) del(typ, id string) {
-	e.t.Helper()
+// tryDel deletes a live resource (nothing when it is not).
+func (e *env) tryDel(typ, id string) error {
 	err := e.db.Write(e.ctx, func(tx store.Tx) error {
+		if err := tx.Lock(e.ctx, "res:"+typ+"/"+id); err != nil {
+			return err
+		}
 		prev, err := tx.Current(e.ctx, typ, id)
-		if err != nil || prev == nil {
-			return fmt.Errorf("delete %s/%s: %v", typ, id, err)
+		if err != nil || prev == nil || prev.Deleted {
+			return err
 		}
 		at := time.Now().UTC().Truncate(time.Microsecond)
 		return tx.Put(e.ctx, &store.Version{New: &fhir.Resource{Type: typ, ID: id, Version: prev.Version + 1, LastUpdated: at, Deleted: true, Method: "DELETE"}, Prev: prev})
 	})
 	if err != nil {
-		e.t.Fatal(err)
+		return fmt.Errorf("delete %s/%s: %w", typ, id, err)
 	}
+	return nil
 }
 
 func patient(family, gender string) fhir.Object {
@@ -185,7 +209,7 @@ func (e *env) wait(id string) *result {
 	e.t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		st, err := e.m.Status(e.ctx, id, "")
+		st, err := e.m.Status(e.ctx, id, e.owner)
 		if err != nil {
 			e.t.Fatalf("status: %v", err)
 		}
@@ -238,7 +262,7 @@ func (e *env) download(id string, it manifestItem) []fhir.Object {
 	i := strings.LastIndex(it.URL, "/")
 	var seq int
 	fmt.Sscan(it.URL[i+1:], &seq)
-	f, err := e.m.OpenFile(e.ctx, id, seq, "")
+	f, err := e.m.OpenFile(e.ctx, id, seq, e.owner)
 	if err != nil {
 		e.t.Fatalf("open %s: %v", it.URL, err)
 	}

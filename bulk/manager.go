@@ -51,6 +51,9 @@ type Config struct {
 	Workers int
 	// Poll is how often an idle worker looks for jobs.
 	Poll time.Duration
+	// MaxRate bounds the resources per second a job's worker reads (0:
+	// no bound), to spread an export's load on a busy database over time.
+	MaxRate int
 }
 
 // Defaults for the zero Config fields.

@@ -194,7 +194,11 @@ func (m *Manager) process(ctx context.Context, worker string, job *store.BulkJob
 			return f
 		}
 		lastSave := time.Now()
+		pace := newPacer(cfg.MaxRate)
 		err = m.each(ctx, p, cur.Pos, 0, false, func(r *store.BulkRow) error {
+			if err := pace.wait(ctx); err != nil {
+				return err
+			}
 			cur.Pos, cur.Last = r.RID, r.RID
 			cur.Count++
 			cur.Total++
@@ -242,4 +246,30 @@ func progress(c cursor, steps []step) string {
 		what += " deletions"
 	}
 	return fmt.Sprintf("%d%%: step %d of %d (%s), %d resources so far", 100*c.Step/len(steps), c.Step+1, len(steps), what, c.Total)
+}
+
+// pacer spaces out work to at most rate items per second (0: no limit).
+type pacer struct {
+	rate  int
+	start time.Time
+	n     int
+}
+
+func newPacer(rate int) *pacer { return &pacer{rate: rate, start: time.Now()} }
+
+// wait returns once the next item is within the rate.
+func (p *pacer) wait(ctx context.Context) error {
+	if p.rate <= 0 {
+		return nil
+	}
+	p.n++
+	due := p.start.Add(time.Duration(p.n) * time.Second / time.Duration(p.rate))
+	if d := time.Until(due); d > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(d):
+		}
+	}
+	return nil
 }

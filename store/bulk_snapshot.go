@@ -85,9 +85,15 @@ func (b *BulkStore) waitInFlight(ctx context.Context) error {
 	}
 	delay := time.Millisecond
 	for {
+		// Transaction ids are cluster-wide: leave out those that are
+		// positively another database's (pg_stat_activity; where it shows
+		// less, for want of privileges, we wait for more, never less).
 		var running int
 		err := b.db.read.QueryRowContext(ctx, `SELECT count(*) FROM pg_snapshot_xip($1::pg_snapshot) x
-			WHERE pg_xact_status(x) = 'in progress'`, snap).Scan(&running)
+			WHERE pg_xact_status(x) = 'in progress'
+			  AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a
+			      WHERE a.backend_xid IS NOT NULL AND a.datname IS DISTINCT FROM current_database()
+			        AND a.backend_xid::text = (x::text::bigint % 4294967296)::text)`, snap).Scan(&running)
 		if err != nil {
 			return fmt.Errorf("wait for writers: %w", err)
 		}
