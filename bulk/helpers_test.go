@@ -29,10 +29,10 @@ var testTypes = []string{"Patient", "Immunization", "Group", "Organization", "Pr
 type env struct {
 	t     *testing.T
 	owner string // the client polling and downloading
-	db  *store.DB
-	m   *Manager
-	x   *search.Extractor
-	ctx context.Context
+	db    *store.DB
+	m     *Manager
+	x     *search.Extractor
+	ctx   context.Context
 }
 
 func forEachStore(t *testing.T, f func(t *testing.T, e *env)) {
