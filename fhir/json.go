@@ -62,14 +62,13 @@ func Marshal(v any) ([]byte, error) {
 					rest[k] = val
 				}
 			}
-			body, err := marshalPlain(rest)
+			out := make([]byte, 0, 1024)
+			out = append(out, `{"resourceType":`...)
+			out = appendString(out, rt)
+			body, err := appendJSON(make([]byte, 0, 1024), rest)
 			if err != nil {
 				return nil, err
 			}
-			head, _ := marshalPlain(rt)
-			out := make([]byte, 0, len(body)+len(head)+16)
-			out = append(out, `{"resourceType":`...)
-			out = append(out, head...)
 			if len(body) > 2 {
 				out = append(out, ',')
 				out = append(out, body[1:]...)
@@ -79,7 +78,7 @@ func Marshal(v any) ([]byte, error) {
 			return out, nil
 		}
 	}
-	return marshalPlain(v)
+	return appendJSON(make([]byte, 0, 256), v)
 }
 
 func marshalPlain(v any) ([]byte, error) {

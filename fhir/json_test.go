@@ -101,3 +101,42 @@ func TestMarshalPutsResourceTypeFirst(t *testing.T) {
 		t.Errorf("got %s, want %s", b, want)
 	}
 }
+
+// TestMarshalMatchesEncodingJSON: the reflection-free encoder writes what
+// encoding/json (SetEscapeHTML(false)) writes.
+func TestMarshalMatchesEncodingJSON(t *testing.T) {
+	inputs := []string{
+		`{"a":"x<y>&z","b":[1,2.50,-3e5],"c":{"d":true,"e":false},"f":"\u2028\u0001\t\"\\é😀"}`,
+		`{"resourceType":"Patient","id":"1","name":[{"family":"Ø"}],"_given":[null,{"id":"a"}]}`,
+	}
+	for _, in := range inputs {
+		obj, err := DecodeStrict([]byte(in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := appendJSON(nil, map[string]any(obj))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := marshalPlain(map[string]any(obj))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("appendJSON\n got %s\nwant %s", got, want)
+		}
+	}
+}
+
+func BenchmarkMarshal(b *testing.B) {
+	obj, err := DecodeStrict([]byte(`{"resourceType":"Immunization","status":"completed","vaccineCode":{"coding":[{"system":"http://hl7.org/fhir/sid/cvx","code":"08","display":"Hep B, adolescent or pediatric"}],"text":"HepB"},"patient":{"reference":"Patient/123"},"occurrenceDateTime":"2024-01-02","primarySource":true,"lotNumber":"AB12","doseQuantity":{"value":0.5,"unit":"mL","system":"http://unitsofmeasure.org","code":"mL"},"performer":[{"actor":{"reference":"Practitioner/9"}}],"protocolApplied":[{"series":"3-dose","doseNumberPositiveInt":1}]}`))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if _, err := Marshal(obj); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

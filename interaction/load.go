@@ -48,6 +48,19 @@ func (s *Service) ParseResource(body []byte) (string, fhir.Object, error) {
 	return s.parseAny(body)
 }
 
+// ValidateDecoded runs the validation of ParseResource on a body the
+// caller already decoded with fhir.DecodeStrict into obj (so loaders decode
+// each resource once).
+func (s *Service) ValidateDecoded(typ string, body []byte, obj fhir.Object) error {
+	if err := s.CheckType(typ); err != nil {
+		return err
+	}
+	if err := s.Validator.Validate(body); err != nil {
+		return err
+	}
+	return s.checkRules(typ, obj)
+}
+
 // RefCache remembers conditional references resolved during one load, so
 // that a million Immunizations naming the same Location by identifier cost
 // one search, not a million. It is safe for concurrent LoadBatch calls.

@@ -25,13 +25,15 @@ import (
 	"github.com/immunis/immunis/interaction"
 )
 
-// Parsed is an item that passed the quick look (type known and served).
+// Parsed is an item that passed the quick look (type known and served):
+// decoded once, strictly; sinks validate it further.
 type Parsed struct {
 	Item
 	Type        string
 	ID          string
 	IfNoneExist string
-	Obj         fhir.Object // set by validating sinks
+	Obj         fhir.Object
+	attempts    int // writes tried that found a reference not yet there
 }
 
 // Result of writing one item.
@@ -42,7 +44,7 @@ type Result struct {
 
 // Sink writes batches: to the database through interaction, or over HTTP.
 type Sink interface {
-	// Prepare validates one item (in parallel workers) and may set Obj.
+	// Prepare validates one decoded item (in parallel workers).
 	Prepare(p *Parsed) error
 	// Supports reports whether the destination stores typ.
 	Supports(typ string) bool
@@ -228,10 +230,14 @@ func (l *Loader) RunSource(ctx context.Context, total int64, src Source) (Summar
 		writers = 3
 	}
 	var (
-		aggMu    sync.Mutex
-		deferred []*Parsed
-		done     int64
-		firstErr error
+		aggMu sync.Mutex
+		// retry holds items whose reference target was in a batch still in
+		// flight: they ride along with the next batch. deferred holds what
+		// still failed after a few tries, for the end.
+		retry, deferred []*Parsed
+		done            int64
+		firstErr        error
+		draining        bool // the input is read: everything retries at the end
 	)
 	lastReport := now()
 	report := func(force bool) {
@@ -256,7 +262,12 @@ func (l *Loader) RunSource(ctx context.Context, total int64, src Source) (Summar
 				sum.Unchanged++
 			default:
 				if !final && retryable(r.Err) {
-					deferred = append(deferred, p)
+					p.attempts++
+					if !draining && p.attempts < 3 && len(retry) < batchSize {
+						retry = append(retry, p)
+					} else {
+						deferred = append(deferred, p)
+					}
 					continue
 				}
 				sum.Rejected++
@@ -320,6 +331,11 @@ func (l *Loader) RunSource(ctx context.Context, total int64, src Source) (Summar
 			}
 			aggMu.Unlock()
 		default:
+			if len(batch) == 0 {
+				aggMu.Lock()
+				batch, retry = append(batch, retry...), nil
+				aggMu.Unlock()
+			}
 			batch = append(batch, pr.p)
 			if len(batch) >= batchSize {
 				send()
@@ -329,6 +345,8 @@ func (l *Loader) RunSource(ctx context.Context, total int64, src Source) (Summar
 	send()
 	close(batches)
 	wwg.Wait()
+	deferred, retry = append(retry, deferred...), nil
+	draining = true
 	if firstErr != nil {
 		return sum, firstErr
 	}
@@ -364,37 +382,32 @@ func (l *Loader) RunSource(ctx context.Context, total int64, src Source) (Summar
 // prepare looks at an item: its type (skipping unsupported ones), the id or
 // identifier that makes the load idempotent, and the sink's validation.
 func (l *Loader) prepare(it Item) (*Parsed, string, error) {
-	var head struct {
-		ResourceType string `json:"resourceType"`
-		ID           string `json:"id"`
-		Identifier   []struct {
-			System string `json:"system"`
-			Value  string `json:"value"`
-		} `json:"identifier"`
+	obj, err := fhir.DecodeStrict(it.Body)
+	if err != nil {
+		return nil, "", err
 	}
-	if err := json.Unmarshal(it.Body, &head); err != nil {
-		return nil, "", fhir.Invalid("IMM-JSON-001", "", "not valid JSON: %v", err)
-	}
-	if head.ResourceType == "" {
+	typ := fhir.Str(obj, "resourceType")
+	if typ == "" {
 		return nil, "", fhir.Invalid("IMM-VAL-001", "resourceType", "the resource has no resourceType")
 	}
-	if !l.Sink.Supports(head.ResourceType) {
-		return nil, head.ResourceType, nil
+	if !l.Sink.Supports(typ) {
+		return nil, typ, nil
 	}
-	p := &Parsed{Item: it, Type: head.ResourceType, ID: head.ID, IfNoneExist: it.IfNoneExist}
+	p := &Parsed{Item: it, Type: typ, ID: fhir.Str(obj, "id"), IfNoneExist: it.IfNoneExist, Obj: obj}
 	if p.ID == "" {
 		p.ID = idFromFullURL(it.FullURL)
 	}
 	if p.ID == "" && p.IfNoneExist == "" {
-		for _, id := range head.Identifier {
-			if id.System != "" && id.Value != "" {
-				p.IfNoneExist = "identifier=" + escapeToken(id.System) + "|" + escapeToken(id.Value)
+		for _, x := range fhir.Arr(obj, "identifier") {
+			id, _ := x.(map[string]any)
+			if sys, val := fhir.Str(id, "system"), fhir.Str(id, "value"); sys != "" && val != "" {
+				p.IfNoneExist = "identifier=" + escapeToken(sys) + "|" + escapeToken(val)
 				break
 			}
 		}
 	}
 	if p.ID != "" && !fhir.ValidID(p.ID) {
-		return nil, "", fhir.Invalid("IMM-ID-001", head.ResourceType+".id", "%q is not a valid resource id", p.ID)
+		return nil, "", fhir.Invalid("IMM-ID-001", typ+".id", "%q is not a valid resource id", p.ID)
 	}
 	if err := l.Sink.Prepare(p); err != nil {
 		return nil, "", err

@@ -28,15 +28,7 @@ func (d *DBSink) Supports(typ string) bool { return d.Service.Registry.Supports(
 
 // Prepare validates like the REST API does (google/fhir R4 + profile rules).
 func (d *DBSink) Prepare(p *Parsed) error {
-	typ, obj, err := d.Service.ParseResource(p.Body)
-	if err != nil {
-		return err
-	}
-	if typ != p.Type {
-		return fhir.Invalid("IMM-VAL-004", "resourceType", "resourceType %q is not %q", typ, p.Type)
-	}
-	p.Obj = obj
-	return nil
+	return d.Service.ValidateDecoded(p.Type, p.Body, p.Obj)
 }
 
 // Write implements Sink: one database transaction per batch.

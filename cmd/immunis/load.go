@@ -53,7 +53,7 @@ func loadCmd(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	log := newLogger(&c, stderr)
 	// Loading allocates a lot and briefly: trade memory (bounded by the
 	// batches in flight) for less garbage-collection CPU.
-	debug.SetGCPercent(400)
+	debug.SetGCPercent(200)
 	l, cleanup, err := newLoader(ctx, &c, &lf, log, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "immunis load:", err)

@@ -1,0 +1,187 @@
+// Command load measures issue 4's data-in path on PostgreSQL: the time of
+// `immunis synth --patients N`, then `immunis load` of its NDJSON (every
+// resource validated and indexed, as through the API) next to a baseline
+// measured in the same run — a plain COPY of the same resource rows into an
+// unindexed table — with the peak RSS of each process.
+//
+//	go run ./bench/load [-patients 100000]
+package main
+
+import (
+	"bufio"
+	"database/sql"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/lib/pq"
+)
+
+var (
+	adminURL = flag.String("admin-url", envOr("IMMUNIS_TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"), "PostgreSQL maintenance database URL")
+	patients = flag.Int("patients", 100000, "synthetic patients")
+	keep     = flag.String("keep", "", "keep the synthetic NDJSON in this directory")
+)
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+func main() {
+	flag.Parse()
+	log.SetFlags(0)
+	dir, err := os.MkdirTemp("", "immunis-bench-load")
+	check(err)
+	defer os.RemoveAll(dir)
+	bin := filepath.Join(dir, "immunis")
+	run(exec.Command("go", "build", "-o", bin, "./cmd/immunis"))
+
+	out := filepath.Join(dir, "synth")
+	if *keep != "" {
+		out = *keep
+	}
+	synth := exec.Command(bin, "synth", "--patients", strconv.Itoa(*patients), "--seed", "1", "--out", out)
+	synthWall, synthRSS, _ := measure(synth)
+	n, bytes := countResources(out)
+	fmt.Printf("synth --patients %d: %s wall, %d resources (%.1f MB NDJSON), peak RSS %s\n",
+		*patients, synthWall.Round(time.Millisecond), n, float64(bytes)/1e6, mb(synthRSS))
+
+	dbURL := createDB("bench_load")
+	load := exec.Command(bin, "load", "--database-url", dbURL, "--log-level", "warn", out)
+	loadWall, loadRSS, loadOut := measure(load)
+	fmt.Printf("load into PostgreSQL: %s wall, %.0f resources/s, peak RSS %s\n  %s",
+		loadWall.Round(time.Millisecond), float64(n)/loadWall.Seconds(), mb(loadRSS), loadOut)
+
+	copyURL := createDB("bench_load_copy")
+	copyWall := copyBaseline(copyURL, out)
+	fmt.Printf("baseline COPY of the same rows (unindexed table): %s wall, %.0f resources/s\n",
+		copyWall.Round(time.Millisecond), float64(n)/copyWall.Seconds())
+	fmt.Printf("\nratio load/COPY: %.2fx   (targets: synth ≤ 30 s for 100,000 patients; load ≥ 5,000 resources/s)\n",
+		loadWall.Seconds()/copyWall.Seconds())
+}
+
+// measure runs cmd and returns its wall time, peak RSS and stdout.
+func measure(cmd *exec.Cmd) (time.Duration, int64, string) {
+	var stdout strings.Builder
+	cmd.Stdout = &stdout
+	cmd.Stderr = os.Stderr
+	t0 := time.Now()
+	if err := cmd.Run(); err != nil {
+		log.Fatalf("%v: %v\n%s", cmd.Args, err, stdout.String())
+	}
+	wall := time.Since(t0)
+	var rss int64
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		rss = ru.Maxrss * 1024 // kilobytes on Linux
+	}
+	return wall, rss, stdout.String()
+}
+
+func mb(b int64) string { return fmt.Sprintf("%.0f MB", float64(b)/1e6) }
+
+var ndjsonRE = regexp.MustCompile(`^[A-Z][A-Za-z]+\.ndjson$`)
+
+func inputs(dir string) []string {
+	entries, err := os.ReadDir(dir)
+	check(err)
+	var out []string
+	for _, e := range entries {
+		if ndjsonRE.MatchString(e.Name()) {
+			out = append(out, filepath.Join(dir, e.Name()))
+		}
+	}
+	return out
+}
+
+func countResources(dir string) (int, int64) {
+	n, size := 0, int64(0)
+	for _, f := range inputs(dir) {
+		st, err := os.Stat(f)
+		check(err)
+		size += st.Size()
+		file, err := os.Open(f)
+		check(err)
+		sc := bufio.NewScanner(file)
+		sc.Buffer(make([]byte, 1<<20), 1<<26)
+		for sc.Scan() {
+			if len(sc.Bytes()) > 0 {
+				n++
+			}
+		}
+		file.Close()
+	}
+	return n, size
+}
+
+// copyBaseline COPYs (type, id, content) of every resource into an
+// unindexed jsonb table: the floor any loader sits on.
+func copyBaseline(url, dir string) time.Duration {
+	db, err := sql.Open("postgres", url)
+	check(err)
+	defer db.Close()
+	_, err = db.Exec(`CREATE TABLE copy_baseline (type text, id text, content jsonb)`)
+	check(err)
+	t0 := time.Now()
+	tx, err := db.Begin()
+	check(err)
+	st, err := tx.Prepare(pq.CopyIn("copy_baseline", "type", "id", "content"))
+	check(err)
+	for _, f := range inputs(dir) {
+		file, err := os.Open(f)
+		check(err)
+		sc := bufio.NewScanner(file)
+		sc.Buffer(make([]byte, 1<<20), 1<<26)
+		for sc.Scan() {
+			var head struct {
+				ResourceType string `json:"resourceType"`
+				ID           string `json:"id"`
+			}
+			check(json.Unmarshal(sc.Bytes(), &head))
+			_, err := st.Exec(head.ResourceType, head.ID, sc.Text())
+			check(err)
+		}
+		file.Close()
+	}
+	_, err = st.Exec()
+	check(err)
+	check(st.Close())
+	check(tx.Commit())
+	return time.Since(t0)
+}
+
+func createDB(name string) string {
+	db, err := sql.Open("postgres", *adminURL)
+	check(err)
+	defer db.Close()
+	_, _ = db.Exec(`DROP DATABASE IF EXISTS ` + pq.QuoteIdentifier(name) + ` WITH (FORCE)`)
+	_, err = db.Exec(`CREATE DATABASE ` + pq.QuoteIdentifier(name))
+	check(err)
+	u := strings.Replace(*adminURL, "/postgres?", "/"+name+"?", 1)
+	if u == *adminURL {
+		log.Fatalf("cannot derive a database URL from %s", *adminURL)
+	}
+	return u
+}
+
+func run(cmd *exec.Cmd) {
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	check(cmd.Run())
+}
+
+func check(err error) {
+	if err != nil {
+		log.Fatal(err)
+	}
+}
