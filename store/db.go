@@ -380,3 +380,10 @@ func (t *tx) ReferencedBy(ctx context.Context, typ, id string) (string, error) {
 func (t *tx) Query(ctx context.Context, st search.Statement, fn func(Row) error) error {
 	return runQuery(ctx, t.tx, st, fn)
 }
+
+// Ping checks the database answers (readiness).
+func (db *DB) Ping(ctx context.Context) error { return db.read.PingContext(ctx) }
+
+// Pools returns the connection pools for metrics (read, write; the same
+// pool twice on PostgreSQL).
+func (db *DB) Pools() (read, write *sql.DB) { return db.read, db.write }

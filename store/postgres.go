@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/lib/pq"
 
@@ -14,7 +15,7 @@ import (
 
 // OpenPostgres connects to PostgreSQL (lib/pq) at url.
 func OpenPostgres(ctx context.Context, url string, maxConns int) (*DB, error) {
-	db, err := sql.Open("postgres", url)
+	db, err := sql.Open("postgres", withBinaryParameters(url))
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
@@ -28,6 +29,23 @@ func OpenPostgres(ctx context.Context, url string, maxConns int) (*DB, error) {
 		return nil, fmt.Errorf("connect to postgres: %w", err)
 	}
 	return &DB{read: db, write: db, dialect: postgres{}}, nil
+}
+
+// withBinaryParameters turns on lib/pq's binary_parameters unless the URL
+// says otherwise: a statement with arguments then costs one round trip
+// instead of two (prepare, then execute). Every write is a few statements,
+// so this nearly halves their latency.
+func withBinaryParameters(dsn string) string {
+	if strings.Contains(dsn, "binary_parameters") {
+		return dsn
+	}
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		if strings.Contains(dsn, "?") {
+			return dsn + "&binary_parameters=yes"
+		}
+		return dsn + "?binary_parameters=yes"
+	}
+	return dsn + " binary_parameters=yes"
 }
 
 type postgres struct{}
