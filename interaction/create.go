@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/immunis/immunis/auth"
 	"github.com/immunis/immunis/fhir"
 	"github.com/immunis/immunis/store"
 )
@@ -13,6 +14,9 @@ import (
 // returns that resource without writing, several answer 412.
 func (s *Service) Create(ctx context.Context, typ string, body []byte, ifNoneExist string) (*Result, error) {
 	if err := s.CheckType(typ); err != nil {
+		return nil, err
+	}
+	if err := s.allowWrite(ctx, auth.InteractionCreate, typ, "", ifNoneExist != ""); err != nil {
 		return nil, err
 	}
 	obj, err := s.parse(typ, body)

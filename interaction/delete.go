@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/immunis/immunis/auth"
 	"github.com/immunis/immunis/fhir"
 	"github.com/immunis/immunis/store"
 )
@@ -15,6 +16,9 @@ import (
 // this server accepted never dangle.
 func (s *Service) Delete(ctx context.Context, typ, id string) (*Result, error) {
 	if err := s.CheckType(typ); err != nil {
+		return nil, err
+	}
+	if err := s.allowWrite(ctx, auth.InteractionDelete, typ, id, false); err != nil {
 		return nil, err
 	}
 	if !fhir.ValidID(id) {
@@ -46,6 +50,9 @@ func (s *Service) deleteIn(ctx context.Context, tx store.Tx, typ, id string, at 
 	if err != nil {
 		return nil, err
 	}
+	if err := s.guardCurrent(ctx, tx, auth.InteractionDelete, auth.PermDelete, cur); err != nil {
+		return nil, err
+	}
 	if cur == nil || cur.Deleted {
 		return &Result{Resource: cur, NoOp: true}, nil
 	}
@@ -75,6 +82,9 @@ func (s *Service) checkNotReferenced(ctx context.Context, tx store.Tx, typ, id s
 // http.html#cdelete): no match succeeds without writing, several answer 412.
 func (s *Service) ConditionalDelete(ctx context.Context, typ, query string) (*Result, error) {
 	if err := s.CheckType(typ); err != nil {
+		return nil, err
+	}
+	if err := s.allowWrite(ctx, auth.InteractionDelete, typ, "", true); err != nil {
 		return nil, err
 	}
 	var res *Result

@@ -62,10 +62,13 @@ func (s *Service) History(ctx context.Context, typ, id string, params url.Values
 		case "_format", "_pretty", "_list", "_sort":
 		}
 	}
+	keep, err := s.historyAccess(ctx, typ, id, &q) // access.go
+	if err != nil {
+		return nil, err
+	}
 	limit := q.Limit
 	q.Limit = limit + 1
 	var versions []*fhir.Resource
-	var err error
 	if limit > 0 {
 		versions, err = s.Store.History(ctx, q)
 		if err != nil {
@@ -86,7 +89,9 @@ func (s *Service) History(ctx context.Context, typ, id string, params url.Values
 			LastUpdated: last.LastUpdated.UnixMicro(), RID: last.RID, Version: last.Version}))})
 	}
 	for _, v := range versions {
-		b.Entry = append(b.Entry, s.historyEntry(v))
+		if keep(v) {
+			b.Entry = append(b.Entry, s.historyEntry(v))
+		}
 	}
 	return b, nil
 }

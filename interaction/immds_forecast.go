@@ -48,6 +48,9 @@ func (s *Service) ImmDSForecast(ctx context.Context, req ImmDSRequest) (*ImmDSAn
 	if s.Forecaster == nil {
 		return nil, fhir.Errorf(fhir.KindNotFound, fhir.IssueNotSupported, "IMM-FC-000", "$immds-forecast is not available: no forecast engine is configured")
 	}
+	if err := s.allowForecast(ctx, req.PatientID); err != nil { // access.go
+		return nil, err
+	}
 	v, err := s.vocab()
 	if err != nil {
 		return nil, fhir.Internal(err)

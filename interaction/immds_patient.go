@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strconv"
 
+	"github.com/immunis/immunis/auth"
 	"github.com/immunis/immunis/fhir"
 	"github.com/immunis/immunis/search"
 	"github.com/immunis/immunis/store"
@@ -172,6 +173,7 @@ func (s *Service) patientImmunizations(ctx context.Context, patientID string) ([
 		return nil, err
 	}
 	q.Sort = nil
+	q.Scope = s.scope(ctx, auth.PermSearch) // only the doses the token may see (access.go)
 	var out []*fhir.Resource
 	for {
 		st, err := s.Compiler.Page(q)

@@ -5,6 +5,7 @@ import (
 
 	jsonpatch "github.com/evanphx/json-patch/v5"
 
+	"github.com/immunis/immunis/auth"
 	"github.com/immunis/immunis/fhir"
 	"github.com/immunis/immunis/store"
 )
@@ -14,6 +15,9 @@ import (
 // result must pass the same validation as an update.
 func (s *Service) Patch(ctx context.Context, typ, id string, patchBody []byte, ifMatch string) (*Result, error) {
 	if err := s.CheckType(typ); err != nil {
+		return nil, err
+	}
+	if err := s.allowWrite(ctx, auth.InteractionPatch, typ, id, false); err != nil {
 		return nil, err
 	}
 	if !fhir.ValidID(id) {
@@ -37,6 +41,9 @@ func (s *Service) Patch(ctx context.Context, typ, id string, patchBody []byte, i
 		}
 		if cur.Deleted {
 			return goneResource(cur)
+		}
+		if err := s.guardCurrent(ctx, tx, auth.InteractionPatch, auth.PermUpdate, cur); err != nil {
+			return err
 		}
 		patched, err := patch.Apply(cur.Body)
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strconv"
 
+	"github.com/immunis/immunis/auth"
 	"github.com/immunis/immunis/fhir"
 	"github.com/immunis/immunis/search"
 	"github.com/immunis/immunis/store"
@@ -135,6 +136,7 @@ func (s *Service) searchInTx(ctx context.Context, tx store.Tx, typ, rawQuery str
 	}
 	q.Count = 2
 	q.Sort = nil
+	q.Scope = s.scope(ctx, auth.PermSearch) // conditional matches see only what the token may search
 	st, err := s.Compiler.Page(q)
 	if err != nil {
 		return nil, fhir.Invalid("IMM-COND-003", "", "%v", err)

@@ -37,6 +37,8 @@ type Service struct {
 	// Now is the clock; NewID makes server-assigned ids.
 	Now   func() time.Time
 	NewID func() string
+	// Access turns SMART authorization on (access.go); nil is none.
+	Access *AccessControl
 }
 
 // Result is what a write or read interaction produced.
@@ -131,11 +133,18 @@ func (s *Service) parseAny(body []byte) (string, fhir.Object, error) {
 // already be resolved (resolveReferences); the caller verifies them
 // (verifyReferences) before the transaction commits.
 func (s *Service) write(ctx context.Context, tx store.Tx, typ, id string, obj fhir.Object, prev *fhir.Resource, method string, at time.Time) (*fhir.Resource, error) {
+	after, err := s.guardWrite(ctx, tx, typ, id, obj, prev) // access.go
+	if err != nil {
+		return nil, err
+	}
 	v, err := s.version(typ, id, obj, prev, method, at)
 	if err != nil {
 		return nil, err
 	}
 	if err := tx.Put(ctx, v); err != nil {
+		return nil, err
+	}
+	if err := after(); err != nil {
 		return nil, err
 	}
 	return v.New, nil

@@ -10,6 +10,7 @@ import (
 
 	jsonpatch "github.com/evanphx/json-patch/v5"
 
+	"github.com/immunis/immunis/auth"
 	"github.com/immunis/immunis/fhir"
 	"github.com/immunis/immunis/store"
 )
@@ -255,6 +256,13 @@ func (s *Service) transaction(ctx context.Context, entries []*entry) error {
 			newIDs[e] = s.newID()
 		}
 	}
+	// Every entry passes the token's scopes before anything is written
+	// (access.go); per-resource checks then run inside the transaction.
+	for _, e := range entries {
+		if err := s.allowEntry(ctx, e); err != nil {
+			return entryErr(e, err)
+		}
+	}
 	err := s.Store.Write(ctx, func(tx store.Tx) error {
 		at := s.now()
 		ids := map[string]string{} // fullUrl → Type/id
@@ -414,6 +422,9 @@ func (s *Service) runEntry(ctx context.Context, tx store.Tx, e *entry, at time.T
 		if cur.Deleted {
 			return goneResource(cur)
 		}
+		if err := s.guardCurrent(ctx, tx, auth.InteractionPatch, auth.PermUpdate, cur); err != nil {
+			return err
+		}
 		patched, err := e.patch.Apply(cur.Body)
 		if err != nil {
 			return fhir.Errorf(fhir.KindUnprocessable, fhir.IssueProcessing, "IMM-PATCH-002", "the patch cannot be applied: %v", err)
@@ -475,6 +486,11 @@ func (s *Service) getEntry(ctx context.Context, tx store.Tx, e *entry) error {
 	if cur == nil {
 		return notFoundResource(e.typ, e.id)
 	}
+	if ok, err := s.visible(ctx, tx, auth.InteractionRead, cur, nil); err != nil {
+		return err
+	} else if !ok {
+		return notFoundResource(e.typ, e.id) // as if it did not exist
+	}
 	if cur.Deleted {
 		return goneResource(cur)
 	}
@@ -487,6 +503,10 @@ func (s *Service) getEntry(ctx context.Context, tx store.Tx, e *entry) error {
 func (s *Service) batch(ctx context.Context, entries []*entry) {
 	for _, e := range entries {
 		if e.status != "" { // failed to parse
+			continue
+		}
+		if err := s.allowEntry(ctx, e); err != nil {
+			e.fail(err)
 			continue
 		}
 		err := s.Store.Write(ctx, func(tx store.Tx) error {

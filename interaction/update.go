@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/immunis/immunis/auth"
 	"github.com/immunis/immunis/fhir"
 	"github.com/immunis/immunis/store"
 )
@@ -14,6 +15,9 @@ import (
 // with a client-chosen id and version-aware updates (If-Match).
 func (s *Service) Update(ctx context.Context, typ, id string, body []byte, ifMatch string) (*Result, error) {
 	if err := s.CheckType(typ); err != nil {
+		return nil, err
+	}
+	if err := s.allowWrite(ctx, auth.InteractionUpdate, typ, id, false); err != nil {
 		return nil, err
 	}
 	if !fhir.ValidID(id) {
@@ -41,6 +45,9 @@ func (s *Service) updateIn(ctx context.Context, tx store.Tx, typ, id string, obj
 	}
 	cur, err := tx.Current(ctx, typ, id)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.guardCurrent(ctx, tx, auth.InteractionUpdate, auth.PermUpdate, cur); err != nil {
 		return nil, err
 	}
 	if ifMatch != "" {
@@ -80,6 +87,9 @@ func parseETag(s string) (int64, bool) {
 // than one answers 412.
 func (s *Service) ConditionalUpdate(ctx context.Context, typ, query string, body []byte, ifMatch string) (*Result, error) {
 	if err := s.CheckType(typ); err != nil {
+		return nil, err
+	}
+	if err := s.allowWrite(ctx, auth.InteractionUpdate, typ, "", true); err != nil {
 		return nil, err
 	}
 	obj, err := s.parse(typ, body)

@@ -30,6 +30,8 @@ type Server struct {
 	MaxBody int64
 	// Ready reports whether the server can take traffic (database reachable).
 	Ready func() error
+	// Auth is SMART authorization (auth.go); nil is auth none.
+	Auth *Auth
 
 	capability []byte
 	ops        map[opKey]OpHandler
@@ -49,7 +51,9 @@ func (s *Server) Handler() http.Handler {
 	r.GET("/healthz", func(c *gin.Context) { c.String(http.StatusOK, "ok\n") })
 	r.GET("/readyz", s.readyz)
 
+	s.authRoutes(r)
 	f := r.Group("/fhir")
+	f.Use(s.authenticate) // bearer → grant (auth.go)
 	f.GET("", s.notAllowedRoot)
 	f.POST("", s.bundle)
 	f.GET("/:type", s.typeGET)

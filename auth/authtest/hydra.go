@@ -84,6 +84,10 @@ secrets:
   system: [%q]
 ttl:
   access_token: 1h
+oauth2:
+  # SMART launch context: consent sessions may put these claims at the
+  # top level of access tokens, where resource servers read them.
+  allowed_top_level_claims: [patient, fhirUser]
 log:
   level: warn
 `, ports[0], ports[1], public, hex.EncodeToString(secret))

@@ -27,6 +27,8 @@ type Config struct {
 	TimeZone     string
 	Types        string
 	Timeout      time.Duration
+	// AuthSettings are the SMART claim and capability settings (authwire.go).
+	AuthSettings authSettings
 }
 
 // DefaultTypes is the supported resource set (configuration, not code: the

@@ -59,6 +59,8 @@ func commands() []command {
 		{"load", "load FHIR Bundles and NDJSON into the database", loadCmd},
 		{"synth", "generate a synthetic jurisdiction (NDJSON, or --load it)", synthCmd},
 		{"forecast", "evaluate and forecast immunizations with the CDC CDSi engine", forecastCmd},
+		{"token", "print an access token for a server running with --auth dev", tokenCmd},
+		{"client", "register SMART Backend Services clients (add, list, remove, disable, enable)", clientCmd},
 		{"version", "print the version", func(_ context.Context, _ []string, _ io.Reader, stdout, _ io.Writer) int {
 			fmt.Fprintln(stdout, "immunis", version)
 			return 0

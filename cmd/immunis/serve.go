@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/immunis/immunis/auth"
 	"github.com/immunis/immunis/conformance"
 	"github.com/immunis/immunis/server"
 )
@@ -20,6 +21,7 @@ func serveCmd(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	s := newSettings("serve", stderr)
 	registerCommon(s, &c)
 	registerServe(s, &c)
+	registerAuth(s, &c.AuthSettings)
 	if err := s.parse(args); err != nil {
 		if errors.Is(err, flagHelp) {
 			return 0
@@ -43,14 +45,12 @@ func serve(ctx context.Context, c *Config, log *slog.Logger, stdout io.Writer) e
 	}
 	defer ln.Close()
 	addr := ln.Addr().(*net.TCPAddr)
-	switch c.Auth {
-	case "none":
-		if !addr.IP.IsLoopback() {
-			return fmt.Errorf("auth=none is refused on a non-loopback address (%s): set --auth dev or smart", addr)
-		}
-		log.Warn("authorization is OFF (auth=none): every request is allowed; use only for local work")
-	default:
-		return fmt.Errorf("auth mode %q is not available yet; use --auth none on a loopback address", c.Auth)
+	mode, err := auth.ParseMode(c.Auth)
+	if err != nil {
+		return err
+	}
+	if err := checkAuthMode(mode, addr, log); err != nil { // authwire.go
+		return err
 	}
 	baseURL := strings.TrimSuffix(c.BaseURL, "/")
 	if baseURL == "" {
@@ -84,6 +84,13 @@ func serve(ctx context.Context, c *Config, log *slog.Logger, stdout io.Writer) e
 			}
 			return nil
 		},
+	}
+	if mode != auth.ModeNone {
+		w, err := newAuth(ctx, c, &c.AuthSettings, mode, baseURL, db, log) // authwire.go
+		if err != nil {
+			return err
+		}
+		srv.Auth, svc.Access, srv.Capabilities.Security = w.server, w.access, w.security
 	}
 	handler := srv.Handler()
 	if c.Timeout > 0 {
