@@ -50,93 +50,10 @@ type subject struct {
 	typ string
 	rid string
 	row string
-}
-
-// Page compiles the statement for one page of q: Count+1 rows (the extra
-// row tells whether another page exists), after (or, for a previous link,
-// before) q.Cursor, in sort order. Sort keys are selected after the
-// resource columns, so the caller can make the next cursor.
-func (c *Compiler) Page(q *Query) (Statement, error) {
-	b := &builder{c: c}
-	where, err := b.where(q)
-	if err != nil {
-		return Statement{}, err
-	}
-	back := q.Cursor != nil && q.Cursor.Prev
-	limit := b.arg(q.Count + 1)
-	if len(q.Sort) == 0 {
-		order, dir := "r.rid", " > "
-		if back {
-			order, dir = "r.rid DESC", " < "
-		}
-		if q.Cursor != nil {
-			where += " AND r.rid" + dir + b.arg(q.Cursor.RID)
-		}
-		return Statement{SQL: "SELECT " + ResourceColumns + " FROM resource r WHERE " + where + " ORDER BY " + order + " LIMIT " + limit, Args: b.args}, nil
-	}
-	// Sorted: the keys are computed in an inner query, so the keyset
-	// condition and ORDER BY name them once.
-	var cols, outer []string
-	for i, k := range q.Sort {
-		cols = append(cols, b.sortExpr(k)+" AS s"+strconv.Itoa(i))
-		outer = append(outer, "r.s"+strconv.Itoa(i))
-	}
-	inner := "SELECT " + ResourceColumns + ", " + strings.Join(cols, ", ") + " FROM resource r WHERE " + where
-	sql := "SELECT " + ResourceColumns + ", " + strings.Join(outer, ", ") + " FROM (" + inner + ") r"
-	if q.Cursor != nil {
-		ks, err := b.keyset(q.Sort, q.Cursor, back)
-		if err != nil {
-			return Statement{}, err
-		}
-		sql += " WHERE " + ks
-	}
-	sql += " ORDER BY " + orderBy(q.Sort, back) + " LIMIT " + limit
-	return Statement{SQL: sql, Args: b.args}, nil
-}
-
-// Count compiles SELECT count(*) for q.
-func (c *Compiler) Count(q *Query) (Statement, error) {
-	b := &builder{c: c}
-	where, err := b.where(q)
-	if err != nil {
-		return Statement{}, err
-	}
-	return Statement{SQL: "SELECT count(*) FROM resource r WHERE " + where, Args: b.args}, nil
-}
-
-// Matches compiles the statement whose row count estimates the total
-// (PostgreSQL plans it under EXPLAIN for _total=estimate).
-func (c *Compiler) Matches(q *Query) (Statement, error) {
-	b := &builder{c: c}
-	where, err := b.where(q)
-	if err != nil {
-		return Statement{}, err
-	}
-	return Statement{SQL: "SELECT r.rid FROM resource r WHERE " + where, Args: b.args}, nil
-}
-
-// where is the condition selecting live resources of q.Type that match
-// every filter, on the resource alias r.
-func (b *builder) where(q *Query) (string, error) {
-	b.sc = q.Scope
-	conds := []string{"r.type = " + b.arg(q.Type), "r.deleted = " + b.falseLit()}
-	s := subject{typ: q.Type, rid: "r.rid", row: "r"}
-	if q.Compartment != "" {
-		conds = append(conds, "r.rid IN (SELECT rid FROM compartment WHERE patient_id = "+b.arg(q.Compartment)+")")
-	}
-	for _, f := range q.Filters {
-		c, err := b.filter(f, s)
-		if err != nil {
-			return "", err
-		}
-		conds = append(conds, c)
-	}
-	if sc, err := b.scope(b.sc, q.Type, s); err != nil {
-		return "", err
-	} else if sc != "" {
-		conds = append(conds, sc)
-	}
-	return strings.Join(conds, " AND "), nil
+	// bound ("> $n" or "< $n") is the keyset bound on rid of an unsorted
+	// page; repeating it inside each rid subquery lets every index range
+	// start at the cursor instead of the beginning.
+	bound string
 }
 
 // filter compiles one filter into a condition on the subject.
@@ -172,15 +89,7 @@ func (b *builder) filter(f *Filter, s subject) (string, error) {
 // indexFilter matches resources by their rows in one index table.
 func (b *builder) indexFilter(f *Filter, s subject) (string, error) {
 	p := f.Param
-	table, pid := tableFor(p.Type), p.ID
-	switch {
-	case p.Type == TypeToken && f.Modifier == "text":
-		pid = p.TextID
-	case p.Type == TypeToken && f.Modifier == "of-type":
-		pid = p.OfTypeID
-	case p.Type == TypeReference && f.Modifier == "identifier":
-		table, pid = "idx_token", p.IdentifierID
-	}
+	table, pid := indexTable(f)
 	if table == "" {
 		return "", fmt.Errorf("search parameters of type %s are not supported", p.Type)
 	}
@@ -192,49 +101,59 @@ func (b *builder) indexFilter(f *Filter, s subject) (string, error) {
 		}
 		return exists, nil
 	}
-	// search.html :not — resources with no matching value, including
-	// those without the element at all: an anti-join on an aliased row.
-	not, a := f.Modifier == "not", ""
-	if not {
-		a = b.alias("m")
-	}
-	var ors []string
-	for _, v := range f.Values {
-		c, err := b.valueCond(p, f.Modifier, v, col(a))
+	if f.Modifier == "not" {
+		// search.html :not — resources with no matching value, including
+		// those without the element at all: an anti-join.
+		m := b.alias("m")
+		cond, err := b.valuesCond(f, col(m))
 		if err != nil {
 			return "", err
 		}
-		ors = append(ors, c)
-	}
-	cond := ors[0]
-	if len(ors) > 1 {
-		cond = "((" + strings.Join(ors, ") OR (") + "))"
-	}
-	if not {
 		return fmt.Sprintf("NOT EXISTS (SELECT 1 FROM %s %s WHERE %s.rid = %s AND %s.param = %s AND %s)",
-			table, a, a, s.rid, a, b.arg(pid), cond), nil
+			table, m, m, s.rid, m, b.arg(pid), cond), nil
+	}
+	cond, err := b.valuesCond(f, "")
+	if err != nil {
+		return "", err
+	}
+	if s.bound != "" {
+		cond += " AND rid " + s.bound
 	}
 	return fmt.Sprintf("%s IN (SELECT rid FROM %s WHERE param = %s AND %s)", s.rid, table, b.arg(pid), cond), nil
 }
 
-func tableFor(t Type) string {
-	switch t {
-	case TypeToken:
-		return "idx_token"
-	case TypeString:
-		return "idx_string"
-	case TypeDate:
-		return "idx_date"
-	case TypeReference:
-		return "idx_ref"
-	case TypeNumber:
-		return "idx_number"
-	case TypeQuantity:
-		return "idx_quantity"
-	case TypeURI:
-		return "idx_uri"
+// indexTable is the table and param id of a filter's rows (the :text,
+// :of-type and :identifier forms have their own).
+func indexTable(f *Filter) (string, int32) {
+	p := f.Param
+	switch {
+	case p.Type == TypeToken && f.Modifier == "text":
+		return "idx_token", p.TextID
+	case p.Type == TypeToken && f.Modifier == "of-type":
+		return "idx_token", p.OfTypeID
+	case p.Type == TypeReference && f.Modifier == "identifier":
+		return "idx_token", p.IdentifierID
 	}
-	return ""
+	return tableFor(p.Type), p.ID
+}
+
+// valuesCond is the OR of the filter's values on one row.
+func (b *builder) valuesCond(f *Filter, c col) (string, error) {
+	var ors []string
+	for _, v := range f.Values {
+		cond, err := b.valueCond(f.Param, f.Modifier, v, c)
+		if err != nil {
+			return "", err
+		}
+		ors = append(ors, cond)
+	}
+	if len(ors) == 0 {
+		return "", fmt.Errorf("%s: no value", f.Name)
+	}
+	if len(ors) == 1 {
+		return ors[0], nil
+	}
+	return "((" + strings.Join(ors, ") OR (") + "))", nil
 }
 
 // col names the columns of an index row, qualified by an alias or not.
@@ -286,6 +205,9 @@ func (b *builder) chain(f *Filter, s subject) (string, error) {
 		return "", err
 	} else if sc != "" {
 		inner += " AND " + sc
+	}
+	if s.bound != "" {
+		inner += " AND " + x + ".rid " + s.bound
 	}
 	return fmt.Sprintf("%s IN (SELECT %s.rid FROM idx_ref %s JOIN resource %s ON %s.type = %s.ref_type AND %s.id = %s.ref_id WHERE %s.param = %s AND %s.ref_type = %s AND %s.deleted = %s AND %s)",
 		s.rid, x, x, t, t, x, t, x, x, b.arg(f.Param.ID), x, b.arg(f.Chain), t, b.falseLit(), inner), nil
@@ -370,4 +292,24 @@ func (b *builder) columnFilter(f *Filter, row string) (string, error) {
 		return "(" + strings.Join(ors, " OR ") + ")", nil
 	}
 	return "", fmt.Errorf("unknown column parameter %s", f.Param.Code)
+}
+
+func tableFor(t Type) string {
+	switch t {
+	case TypeToken:
+		return "idx_token"
+	case TypeString:
+		return "idx_string"
+	case TypeDate:
+		return "idx_date"
+	case TypeReference:
+		return "idx_ref"
+	case TypeNumber:
+		return "idx_number"
+	case TypeQuantity:
+		return "idx_quantity"
+	case TypeURI:
+		return "idx_uri"
+	}
+	return ""
 }

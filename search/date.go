@@ -121,8 +121,11 @@ func approxDate(vlo, vhi, now int64) (int64, int64) {
 
 // rangeCond implements the prefixes of search.html for a search interval
 // [vlo, vhi] against a stored interval [lo, hi] (both inclusive). Each
-// condition opens with a bound on one column, so the index on (param, lo)
-// or (param, hi) can range-scan it; the rest filters.
+// disjunct is a range on one column of the (param, lo…) or (param, hi…)
+// indexes, and ge/le are written as two disjoint cases rather than as
+// "hi >= vlo AND (…)": PostgreSQL multiplies the selectivities of ANDed
+// clauses, and the redundant pair made it expect a tenth of the rows that
+// match, and choose plans for that.
 func (b *builder) rangeCond(prefix, lo, hi string, vlo, vhi, alo, ahi int64) (string, error) {
 	switch prefix {
 	case "", "eq":
@@ -136,13 +139,11 @@ func (b *builder) rangeCond(prefix, lo, hi string, vlo, vhi, alo, ahi int64) (st
 	case "lt":
 		return fmt.Sprintf("%s < %s", lo, b.arg(vlo)), nil
 	case "ge":
-		// gt, or eq: hi > vhi OR (lo >= vlo AND hi <= vhi); both imply
-		// hi >= vlo, which leads for the index.
-		return fmt.Sprintf("%s >= %s AND (%s > %s OR %s >= %s)", hi, b.arg(vlo), hi, b.arg(vhi), lo, b.arg(vlo)), nil
+		// gt, or eq (which ends inside the search interval)
+		return fmt.Sprintf("(%s > %s OR (%s >= %s AND %s <= %s AND %s >= %s))", hi, b.arg(vhi), hi, b.arg(vlo), hi, b.arg(vhi), lo, b.arg(vlo)), nil
 	case "le":
-		// lt, or eq: lo < vlo OR (lo >= vlo AND hi <= vhi); both imply
-		// lo <= vhi.
-		return fmt.Sprintf("%s <= %s AND (%s < %s OR %s <= %s)", lo, b.arg(vhi), lo, b.arg(vlo), hi, b.arg(vhi)), nil
+		// lt, or eq (which starts inside the search interval)
+		return fmt.Sprintf("(%s < %s OR (%s >= %s AND %s <= %s AND %s <= %s))", lo, b.arg(vlo), lo, b.arg(vlo), lo, b.arg(vhi), hi, b.arg(vhi)), nil
 	case "sa":
 		// starts after the search interval ends
 		return fmt.Sprintf("%s > %s", lo, b.arg(vhi)), nil

@@ -124,13 +124,13 @@ func keyArg(k SortKey, s string) (any, error) {
 // sortExpr is the value a resource sorts by on key k: its lowest value for
 // ascending order, its highest for descending (search.html _sort; a date
 // sorts by its start ascending and its end descending).
-func (b *builder) sortExpr(k SortKey) string {
+func (b *builder) sortExpr(k SortKey, row string) string {
 	p := k.Param
 	switch p.Column {
 	case "id":
-		return "r.id"
+		return row + ".id"
 	case "last_updated":
-		return "r.last_updated"
+		return row + ".last_updated"
 	}
 	agg := "min"
 	if k.Desc {
@@ -140,12 +140,12 @@ func (b *builder) sortExpr(k SortKey) string {
 	if p.Type == TypeDate && k.Desc {
 		col = "hi"
 	}
-	return fmt.Sprintf("(SELECT %s(%s) FROM %s WHERE rid = r.rid AND param = %s)", agg, col, tableFor(p.Type), b.arg(p.ID))
+	return fmt.Sprintf("(SELECT %s(%s) FROM %s WHERE rid = %s.rid AND param = %s)", agg, col, tableFor(p.Type), row, b.arg(p.ID))
 }
 
-// orderBy is the ORDER BY of sorted results over the inner query's key
-// columns s0…; resources without a key value come last. back reverses it.
-func orderBy(keys []SortKey, back bool) string {
+// orderBy is the ORDER BY of sorted results over the key columns s0… of
+// alias a; resources without a key value come last. back reverses it.
+func orderBy(keys []SortKey, back bool, a string) string {
 	var parts []string
 	for i, k := range keys {
 		desc := k.Desc != back
@@ -157,9 +157,9 @@ func orderBy(keys []SortKey, back bool) string {
 		if desc {
 			dir = " DESC"
 		}
-		parts = append(parts, "r.s"+strconv.Itoa(i)+dir+nulls)
+		parts = append(parts, a+".s"+strconv.Itoa(i)+dir+nulls)
 	}
-	rid := "r.rid"
+	rid := a + ".rid"
 	if back {
 		rid += " DESC"
 	}
@@ -167,12 +167,12 @@ func orderBy(keys []SortKey, back bool) string {
 }
 
 // keyset is the condition "strictly after the cursor row in the order of
-// orderBy(keys, back)": the usual expansion
+// orderBy(keys, back, a)": the usual expansion
 //
 //	k0 after v0 OR (k0 = v0 AND (k1 after v1 OR (k1 = v1 AND … rid after r)))
 //
 // with NULLs placed last (first when going back).
-func (b *builder) keyset(keys []SortKey, c *Cursor, back bool) (string, error) {
+func (b *builder) keyset(keys []SortKey, c *Cursor, back bool, a string) (string, error) {
 	if len(c.Keys) != len(keys) {
 		return "", fmt.Errorf("malformed _cursor")
 	}
@@ -180,9 +180,9 @@ func (b *builder) keyset(keys []SortKey, c *Cursor, back bool) (string, error) {
 	if back {
 		op = " < "
 	}
-	cond := "r.rid" + op + b.arg(c.RID)
+	cond := a + ".rid" + op + b.arg(c.RID)
 	for i := len(keys) - 1; i >= 0; i-- {
-		col := "r.s" + strconv.Itoa(i)
+		col := a + ".s" + strconv.Itoa(i)
 		desc := keys[i].Desc != back
 		nullsFirst := back
 		var after, equal string

@@ -5,9 +5,9 @@
 -- id; databases with version-1 rows need `immunis reindex` (the command
 -- records the version in setting 'index_version').
 
--- One type's resources in rid order: unfiltered listings and the keyset
--- pages of every search that has no better driving index.
-CREATE INDEX resource_type_rid ON resource (type, rid);
+-- One type's live resources in rid order, index-only: unfiltered listings,
+-- and the searches whose filters all need the resource row (search/plan.go).
+CREATE INDEX resource_live ON resource (type, rid) WHERE NOT deleted;
 
 -- Per-resource lookups (the second and later filters of a search, _has,
 -- _sort keys, the delete before a rewrite) read (rid, param, value) without
@@ -33,3 +33,12 @@ CREATE INDEX idx_string_exact ON idx_string (param, exact, rid);
 
 -- References by URL (other servers, canonicals); most rows have none.
 CREATE INDEX idx_ref_url ON idx_ref (param, url, rid) WHERE url <> '';
+
+-- The planner needs to know that a (param, system, code) combination can
+-- be common (a vaccine code) although each column alone is not selective
+-- the way the product of their frequencies says; without these it
+-- mistakes a common code for a rare one and hashes whole index ranges
+-- where a nested loop under a LIMIT reads a few dozen rows.
+CREATE STATISTICS idx_token_stats (mcv, dependencies) ON param, system, code FROM idx_token;
+CREATE STATISTICS idx_ref_stats (mcv, dependencies) ON param, ref_type FROM idx_ref;
+CREATE STATISTICS idx_string_stats (mcv, dependencies) ON param, norm FROM idx_string;

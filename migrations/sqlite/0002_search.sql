@@ -5,9 +5,9 @@
 -- id; databases with version-1 rows need `immunis reindex` (the command
 -- records the version in setting 'index_version').
 
--- One type's resources in rid order: unfiltered listings and the keyset
--- pages of every search that has no better driving index.
-CREATE INDEX resource_type_rid ON resource (type, rid);
+-- One type's live resources in rid order, index-only: unfiltered listings,
+-- and the searches whose filters all need the resource row (search/plan.go).
+CREATE INDEX resource_live ON resource (type, rid) WHERE deleted = 0;
 
 -- Per-resource lookups (the second and later filters of a search, _has,
 -- _sort keys, the delete before a rewrite) read (rid, param, value) without
