@@ -228,7 +228,6 @@ func smartAttacks(t *testing.T, s *Server, dir string, ht *hydraTokens) []tokenA
 	)
 }
 
-
 // checkDiscovery: the public SMART and conformance documents.
 func checkDiscovery(t *testing.T, s *Server, tokenURL string) {
 	r := s.Do(t, "GET", ".well-known/smart-configuration", nil, "Accept", "application/fhir+xml", "Origin", "https://app.example").Expect(t, 200)
@@ -285,6 +284,11 @@ func checkDiscovery(t *testing.T, s *Server, tokenURL string) {
 	if pre.Status != 204 || pre.Header.Get("Access-Control-Allow-Origin") != "https://app.example" {
 		t.Errorf("preflight of the token endpoint: %d %v", pre.Status, pre.Header)
 	}
+	denied := s.Do(t, "GET", "Patient", nil, "Origin", "https://app.example").Expect(t, 401)
+	if denied.Header.Get("Access-Control-Allow-Origin") != "https://app.example" ||
+		!strings.Contains(denied.Header.Get("Access-Control-Expose-Headers"), "WWW-Authenticate") {
+		t.Errorf("a browser app cannot read the 401's challenge: %v", denied.Header)
+	}
 	s.Do(t, "GET", s.Root+"/healthz", nil).Expect(t, 200)
 	s.Do(t, "GET", "OperationDefinition/ImmDSForecastOperation", nil).Expect(t, 200)
 }
@@ -301,6 +305,10 @@ func checkBackendServices(t *testing.T, s *Server, kind, dir string) {
 	form := []string{"Content-Type", "application/x-www-form-urlencoded"}
 	postForm := func(u, body string, h ...string) *Response {
 		return s.Do(t, "POST", u, body, append(form, h...)...)
+	}
+	reserved := newBackendClient(t, "immunis-dev", "ES384")
+	if _, _, code := cli(t, append([]string{"client", "add", "--id", reserved.ID, "--jwks-file", reserved.jwksFile(t), "--scope", "system/*.rs"}, dbArgs...)); code == 0 {
+		t.Error("client add took the id reserved for dev tokens")
 	}
 	for _, alg := range []string{"RS384", "ES384"} {
 		t.Run(alg, func(t *testing.T) {

@@ -62,6 +62,7 @@ func (s *Server) Handler() http.Handler {
 	f.DELETE("/:type", s.conditionalDelete)
 	f.GET("/:type/:id", s.instanceGET)
 	f.GET("/OperationDefinition/:id", s.operationDefinition)
+	s.searchParamRoutes(f) // SearchParameter read and search (search_params.go)
 	f.POST("/:type/:id", s.instancePOST)
 	f.PUT("/:type/:id", s.update)
 	f.PATCH("/:type/:id", s.patch)

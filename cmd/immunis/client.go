@@ -106,6 +106,10 @@ func addClient(ctx context.Context, cs *store.ClientStore, id, jwksFile, jwksURL
 	if len(cl.Scopes) == 0 {
 		return errors.New("--scope is required (system/ scopes)")
 	}
+	if id == devClientID {
+		// Dev mode accepts this client's tokens without registration.
+		return fmt.Errorf("client id %q is reserved for tokens minted by immunis token", id)
+	}
 	if jwksFile != "" {
 		b, err := os.ReadFile(jwksFile)
 		if err != nil {
