@@ -27,6 +27,9 @@ func (s *Server) operationRoutes() map[opKey]OpHandler {
 	return map[opKey]OpHandler{
 		{LevelSystem, "", "immds-forecast"}:          s.immdsForecast,
 		{LevelInstance, "Patient", "immds-forecast"}: s.immdsForecast,
+		{LevelSystem, "", "export"}:                  s.exportKickOff,
+		{LevelType, "Patient", "export"}:             s.exportKickOff,
+		{LevelInstance, "Group", "export"}:           s.exportKickOff,
 	}
 }
 

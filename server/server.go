@@ -32,6 +32,8 @@ type Server struct {
 	Ready func() error
 	// Auth is SMART authorization (auth.go); nil is auth none.
 	Auth *Auth
+	// Exports is Bulk Data $export (bulk.go); nil answers it is off.
+	Exports *interaction.Exports
 
 	capability []byte
 	ops        map[opKey]OpHandler
@@ -52,6 +54,7 @@ func (s *Server) Handler() http.Handler {
 	r.GET("/readyz", s.readyz)
 
 	s.authRoutes(r)
+	s.bulkRoutes(r)
 	f := r.Group("/fhir")
 	f.Use(s.authenticate) // bearer → grant (auth.go)
 	f.GET("", s.notAllowedRoot)

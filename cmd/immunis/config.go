@@ -29,6 +29,8 @@ type Config struct {
 	Timeout      time.Duration
 	// AuthSettings are the SMART claim and capability settings (authwire.go).
 	AuthSettings authSettings
+	// Bulk are the $export settings (bulkwire.go).
+	Bulk bulkSettings
 }
 
 // DefaultTypes is the supported resource set (configuration, not code: the

@@ -22,6 +22,7 @@ func serveCmd(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	registerCommon(s, &c)
 	registerServe(s, &c)
 	registerAuth(s, &c.AuthSettings)
+	registerBulk(s, &c.Bulk)
 	if err := s.parse(args); err != nil {
 		if errors.Is(err, flagHelp) {
 			return 0
@@ -71,7 +72,7 @@ func serve(ctx context.Context, c *Config, log *slog.Logger, stdout io.Writer) e
 			Registry:   svc.Registry,
 			BaseURL:    baseURL,
 			Version:    version,
-			Operations: conformance.ImmDSOperations(),
+			Operations: append(conformance.ImmDSOperations(), exportOperations()...),
 		},
 		Log:     log,
 		MaxBody: c.MaxBody,
@@ -85,6 +86,8 @@ func serve(ctx context.Context, c *Config, log *slog.Logger, stdout io.Writer) e
 			return nil
 		},
 	}
+	srv.Exports = newExports(&c.Bulk, db, svc, baseURL, log) // bulkwire.go
+	go srv.Exports.Bulk.Run(ctx)
 	if mode != auth.ModeNone {
 		w, err := newAuth(ctx, c, &c.AuthSettings, mode, baseURL, db, log) // authwire.go
 		if err != nil {
@@ -94,7 +97,7 @@ func serve(ctx context.Context, c *Config, log *slog.Logger, stdout io.Writer) e
 	}
 	handler := srv.Handler()
 	if c.Timeout > 0 {
-		handler = http.TimeoutHandler(handler, c.Timeout, `{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"timeout","diagnostics":"the request took too long"}]}`)
+		handler = server.WithTimeout(handler, c.Timeout, `{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"timeout","diagnostics":"the request took too long"}]}`)
 	}
 	hs := &http.Server{
 		Handler:           handler,
