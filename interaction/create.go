@@ -49,11 +49,11 @@ func (s *Service) createIn(ctx context.Context, tx store.Tx, typ string, obj fhi
 				"If-None-Exist %q matches more than one %s", ifNoneExist, typ)
 		}
 	}
+	// Ids of creates are always server-assigned UUIDs (fresh here or
+	// chosen for a transaction entry): no other writer can hold one, so no
+	// lock is taken.
 	if id == "" {
 		id = s.newID()
-	}
-	if err := tx.Lock(ctx, lockKey(typ, id)); err != nil {
-		return nil, err
 	}
 	r, err := s.write(ctx, tx, typ, id, obj, nil, "POST", at)
 	if err != nil {

@@ -98,20 +98,59 @@ func (s *Service) resolveReferences(ctx context.Context, tx store.Tx, typ string
 // deleted until the transaction ends. References to other types (Encounter)
 // and to other servers are kept as they are.
 func (s *Service) verifyReferences(ctx context.Context, tx store.Tx, typ string, obj fhir.Object) error {
-	return walkReferences(obj, typ, func(expr, raw string) (string, error) {
-		ref := fhir.ParseReference(raw, s.BaseURL)
-		if ref.Kind != fhir.RefLocal || !s.Registry.Supports(ref.Type) {
+	return s.verifyReferencesOf(ctx, tx, []typedObject{{typ, obj, nil}})
+}
+
+// typedObject is a resource to verify; wrap names its entry in errors.
+type typedObject struct {
+	typ  string
+	obj  fhir.Object
+	wrap func(error) error
+}
+
+// verifyReferencesOf checks the references of many resources with one
+// statement per referenced type (a transaction's entries all at once).
+func (s *Service) verifyReferencesOf(ctx context.Context, tx store.Tx, objs []typedObject) error {
+	type use struct {
+		expr, raw, typ, id string
+		wrap               func(error) error
+	}
+	var uses []use
+	byType := map[string][]string{}
+	for _, o := range objs {
+		_ = walkReferences(o.obj, o.typ, func(expr, raw string) (string, error) {
+			ref := fhir.ParseReference(raw, s.BaseURL)
+			if ref.Kind == fhir.RefLocal && s.Registry.Supports(ref.Type) {
+				uses = append(uses, use{expr, raw, ref.Type, ref.ID, o.wrap})
+				byType[ref.Type] = append(byType[ref.Type], ref.ID)
+			}
 			return "", nil
-		}
-		live, err := tx.Live(ctx, ref.Type, ref.ID)
+		})
+	}
+	if len(uses) == 0 {
+		return nil
+	}
+	// One statement per referenced type, however many references.
+	live := map[string]bool{}
+	for t, ids := range byType {
+		m, err := tx.LiveMany(ctx, t, ids)
 		if err != nil {
-			return "", err
+			return err
 		}
-		if !live {
-			return "", refError(expr, "IMM-REF-001", "reference %q does not resolve: %s/%s does not exist on this server", raw, ref.Type, ref.ID)
+		for id, ok := range m {
+			live[t+"/"+id] = ok
 		}
-		return "", nil
-	})
+	}
+	for _, u := range uses {
+		if !live[u.typ+"/"+u.id] {
+			err := refError(u.expr, "IMM-REF-001", "reference %q does not resolve: %s/%s does not exist on this server", u.raw, u.typ, u.id)
+			if u.wrap != nil {
+				return u.wrap(err)
+			}
+			return err
+		}
+	}
+	return nil
 }
 
 func refError(expr, msgID, format string, args ...any) *fhir.Error {

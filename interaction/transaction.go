@@ -354,12 +354,15 @@ func (s *Service) transaction(ctx context.Context, entries []*entry) error {
 		}
 		// 4. References and referential integrity, now that every write is
 		// visible inside the transaction.
+		var written []typedObject
 		for _, e := range entries {
 			if e.obj != nil && (e.method == "POST" || e.method == "PUT" || e.method == "PATCH") {
-				if err := s.verifyReferences(ctx, tx, e.typ, e.obj); err != nil {
-					return entryErr(e, err)
-				}
+				e := e
+				written = append(written, typedObject{e.typ, e.obj, func(err error) error { return entryErr(e, err) }})
 			}
+		}
+		if err := s.verifyReferencesOf(ctx, tx, written); err != nil {
+			return err
 		}
 		for _, e := range deleted {
 			if err := s.checkNotReferenced(ctx, tx, e.typ, e.res.ID); err != nil {

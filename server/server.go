@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/immunis/immunis/conformance"
 	"github.com/immunis/immunis/fhir"
@@ -35,8 +36,12 @@ type Server struct {
 	// Exports is Bulk Data $export (bulk.go); nil answers it is off.
 	Exports *interaction.Exports
 
-	capability []byte
-	ops        map[opKey]OpHandler
+	// Metrics is the Prometheus registry served at /metrics (nil: none).
+	Metrics *prometheus.Registry
+
+	capability  []byte
+	ops         map[opKey]OpHandler
+	httpMetrics *httpMetrics
 }
 
 const ctxRequestID = "request_id"
@@ -46,12 +51,16 @@ func (s *Server) Handler() http.Handler {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
-	r.Use(s.requestID, s.accessLog, s.recover, s.cors, s.limitBody)
+	if s.Metrics != nil {
+		s.httpMetrics = newHTTPMetrics(s.Metrics)
+	}
+	r.Use(s.requestID, s.accessLog, s.metrics, s.recover, s.cors, s.limitBody)
 	s.capability = fhir.MustMarshal(s.Capabilities.Statement())
 	s.ops = s.operationRoutes()
 
 	r.GET("/healthz", func(c *gin.Context) { c.String(http.StatusOK, "ok\n") })
 	r.GET("/readyz", s.readyz)
+	r.GET("/metrics", s.metricsHandler())
 
 	s.authRoutes(r)
 	s.bulkRoutes(r)
@@ -150,7 +159,7 @@ func (s *Server) cors(c *gin.Context) {
 		h.Set("Access-Control-Allow-Origin", origin)
 		h.Set("Vary", "Origin")
 		h.Set("Access-Control-Allow-Credentials", "true")
-		h.Set("Access-Control-Expose-Headers", "Location, Content-Location, ETag, Last-Modified, X-Request-Id, X-Progress, Retry-After")
+		h.Set("Access-Control-Expose-Headers", "Location, Content-Location, ETag, Last-Modified, X-Request-Id, X-Progress, Retry-After, WWW-Authenticate")
 		if c.Request.Method == http.MethodOptions {
 			h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS")
 			if req := c.GetHeader("Access-Control-Request-Headers"); req != "" {

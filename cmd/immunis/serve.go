@@ -12,8 +12,12 @@ import (
 	"time"
 
 	"github.com/immunis/immunis/auth"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
 	"github.com/immunis/immunis/conformance"
 	"github.com/immunis/immunis/server"
+	"github.com/immunis/immunis/store"
 )
 
 func serveCmd(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
@@ -36,6 +40,19 @@ func serveCmd(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		return 1
 	}
 	return 0
+}
+
+// newMetrics is the Prometheus registry: Go runtime, process, and the
+// database connection pools.
+func newMetrics(db *store.DB) *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	read, write := db.Pools()
+	reg.MustRegister(collectors.NewDBStatsCollector(read, "read"))
+	if write != read {
+		reg.MustRegister(collectors.NewDBStatsCollector(write, "write"))
+	}
+	return reg
 }
 
 // serve runs the HTTP server until ctx ends, then drains in-flight requests.
@@ -73,18 +90,16 @@ func serve(ctx context.Context, c *Config, log *slog.Logger, stdout io.Writer) e
 			BaseURL:    baseURL,
 			Version:    version,
 			Operations: append(conformance.ImmDSOperations(), exportOperations()...),
+			Includes:   true, // _include/_revinclude are served (interaction/search_include.go)
 		},
 		Log:     log,
 		MaxBody: c.MaxBody,
 		Ready: func() error {
 			pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 			defer cancel()
-			_, err := db.Read(pctx, "Patient", "readiness-probe")
-			if err != nil && !strings.Contains(err.Error(), "not found") {
-				return err
-			}
-			return nil
+			return db.Ping(pctx)
 		},
+		Metrics: newMetrics(db),
 	}
 	srv.Exports = newExports(&c.Bulk, db, svc, baseURL, log) // bulkwire.go
 	go srv.Exports.Bulk.Run(ctx)
