@@ -310,3 +310,50 @@ func (r *Registry) IndexVersion() string {
 	}
 	return fmt.Sprintf("%d-%016x", extractorVersion, h.Sum64())
 }
+
+// FindDefinitions returns the served SearchParameters matching a search
+// on SearchParameter: _id, base (a served type), code, type and url, each
+// a comma-separated list of alternatives, ANDed. Other parameters are
+// returned in ignored.
+func (r *Registry) FindDefinitions(params map[string][]string) (defs []*Definition, ignored []string) {
+	match := map[string]func(d *Definition, v string) bool{
+		"_id":  func(d *Definition, v string) bool { return d.ID == v },
+		"code": func(d *Definition, v string) bool { return d.Code == v },
+		"type": func(d *Definition, v string) bool { return string(d.Type) == v },
+		"url":  func(d *Definition, v string) bool { return d.URL == v },
+		"base": func(d *Definition, v string) bool {
+			for _, b := range d.Bases {
+				if b == v {
+					return true
+				}
+			}
+			return false
+		},
+	}
+	for name := range params {
+		if _, ok := match[name]; !ok {
+			ignored = append(ignored, name)
+		}
+	}
+	sort.Strings(ignored)
+	for _, d := range r.Definitions() {
+		ok := true
+		for name, vals := range params {
+			f, known := match[name]
+			if !known {
+				continue
+			}
+			for _, raw := range vals {
+				hit := false
+				for _, v := range strings.Split(raw, ",") {
+					hit = hit || f(d, v)
+				}
+				ok = ok && hit
+			}
+		}
+		if ok {
+			defs = append(defs, d)
+		}
+	}
+	return defs, ignored
+}

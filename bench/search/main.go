@@ -40,19 +40,19 @@ func main() {
 }
 
 type config struct {
-	dbURL              string
-	reset              bool
-	patients, per      int
-	workers, batch     int
-	clients, requests  int
-	bin                string
-	paging, explain    bool
-	onlyLoad           bool
-	seed               uint64
-	pageSize           int
-	warmup             int
-	queryFilter        string
-	via                string
+	dbURL             string
+	reset             bool
+	patients, per     int
+	workers, batch    int
+	clients, requests int
+	bin               string
+	paging, explain   bool
+	onlyLoad          bool
+	seed              uint64
+	pageSize          int
+	warmup            int
+	queryFilter       string
+	via               string
 }
 
 func run(ctx context.Context) error {

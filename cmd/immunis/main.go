@@ -56,6 +56,7 @@ func commands() []command {
 	return []command{
 		{"serve", "run the FHIR server", serveCmd},
 		{"migrate", "apply database migrations and exit", migrateCmd},
+		{"reindex", "rebuild the search index rows from stored resources", reindexCmd},
 		{"load", "load FHIR Bundles and NDJSON into the database", loadCmd},
 		{"synth", "generate a synthetic jurisdiction (NDJSON, or --load it)", synthCmd},
 		{"forecast", "evaluate and forecast immunizations with the CDC CDSi engine", forecastCmd},
