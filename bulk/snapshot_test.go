@@ -293,3 +293,37 @@ func TestAccess(t *testing.T) {
 		}
 	})
 }
+
+// A replica that shuts down gives its job back at once: another claims it
+// without waiting for the lease to run out, and resumes it.
+func TestShutdownReleasesJob(t *testing.T) {
+	forEachStore(t, func(t *testing.T, e *env) {
+		e.m.Config.MaxRate = 50
+		e.m.Config.Lease = time.Hour
+		e.m.Config.FileResources = 5
+		e.seed(30, 0)
+		a := e.kickOff(&KickOff{Params: []Param{{"_type", "Patient"}}})
+		ctx, cancel := context.WithCancel(e.ctx)
+		done := make(chan struct{})
+		m := *e.m
+		m.Config.Workers = 1
+		go func() { defer close(done); m.Run(ctx) }()
+		for {
+			files, err := e.m.Store.Files(e.ctx, a.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(files) > 0 {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		cancel()
+		<-done
+		now := time.Now()
+		job, err := e.m.Store.Claim(e.ctx, "next", now, now.Add(time.Minute))
+		if err != nil || job == nil || job.ID != a.ID || len(job.Cursor) == 0 || job.Attempts != 0 {
+			t.Fatalf("claim after shutdown: %+v %v", job, err)
+		}
+	})
+}

@@ -88,6 +88,7 @@ func (m *Manager) expireLoop(ctx context.Context) {
 // (cancelled, or taken over after this worker stalled). A separate
 // heartbeat renews the lease, so a slow query does not lose it.
 func (m *Manager) runJob(ctx context.Context, worker string, job *store.BulkJob) {
+	m.log().Info("bulk: running job", "job", job.ID, "worker", worker, "attempt", job.Attempts+1, "resume", len(job.Cursor) > 0)
 	jctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	lost := make(chan struct{})
@@ -108,7 +109,13 @@ func (m *Manager) runJob(ctx context.Context, worker string, job *store.BulkJob)
 	switch {
 	case err == nil, errors.Is(err, store.ErrBulkLeaseLost):
 	case ctx.Err() != nil:
-		// Shutting down: another replica resumes it after the lease.
+		// Shutting down: give the job back at once, so that another
+		// replica resumes it without waiting for the lease to run out.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if rerr := m.Store.Release(rctx, job.ID, worker, m.now(), ""); rerr != nil {
+			m.log().Warn("bulk: release job at shutdown", "job", job.ID, "err", rerr)
+		}
 	case job.Attempts+1 >= maxAttempts:
 		m.log().Error("bulk: job failed", "job", job.ID, "err", err)
 		m.fail(ctx, worker, job, err)

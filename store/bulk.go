@@ -299,11 +299,16 @@ func (b *BulkStore) Renew(ctx context.Context, id, worker string, until time.Tim
 	return nil
 }
 
-// Release gives a job back to the queue after a failed attempt (the next
-// claim retries it from its last checkpoint) and counts the attempt.
+// Release gives a job back to the queue (the next claim resumes it from
+// its last checkpoint): after a failed attempt, which counts, or at
+// shutdown (cause ""), which does not.
 func (b *BulkStore) Release(ctx context.Context, id, worker string, now time.Time, cause string) error {
-	_, err := b.db.write.ExecContext(ctx, `UPDATE bulk_job SET lease_owner = NULL, lease_until = 0, attempts = attempts + 1,
-		error = $1, updated_at = $2 WHERE id = $3 AND lease_owner = $4`, cause, now.UnixMicro(), id, worker)
+	failed := 0
+	if cause != "" {
+		failed = 1
+	}
+	_, err := b.db.write.ExecContext(ctx, `UPDATE bulk_job SET lease_owner = NULL, lease_until = 0, attempts = attempts + $1,
+		error = $2, updated_at = $3 WHERE id = $4 AND lease_owner = $5`, failed, cause, now.UnixMicro(), id, worker)
 	if err != nil {
 		return fmt.Errorf("release bulk job %s: %w", id, err)
 	}
