@@ -2,15 +2,11 @@ package interaction
 
 import (
 	"context"
-	"errors"
-	"net/url"
 	"strings"
 	"time"
 
 	"github.com/immunis/immunis/auth"
 	"github.com/immunis/immunis/fhir"
-	"github.com/immunis/immunis/search"
-	"github.com/immunis/immunis/store"
 )
 
 // Authorization (SMART App Launch 2.x, through package auth). The server
@@ -42,6 +38,10 @@ import (
 //
 // Every decision goes to AccessControl.Audit. Writes made under a grant
 // carry its client in meta.source (see stampSource).
+//
+// The doors are in this file; access_scope.go compiles the clauses and
+// checks resources and versions against them, access_write.go guards
+// writes, access_history.go filters history.
 
 // AccessControl turns authorization on. Service.Access nil means no
 // authorization at all (auth none on loopback, and tools such as immunis
@@ -201,260 +201,6 @@ func (s *Service) authenticated(ctx context.Context, op string) error {
 	return nil
 }
 
-// scope is the search.Scope of permission p over every supported type: the
-// clauses a query compiles into SQL. It is nil when nothing is restricted
-// (no authorization, or every type unrestricted), so unrestricted searches
-// cost nothing.
-func (s *Service) scope(ctx context.Context, p auth.Permission) *search.Scope {
-	if s.Access == nil {
-		return nil
-	}
-	g := GrantFrom(ctx)
-	sc := &search.Scope{Types: map[string][]search.ScopeClause{}}
-	if g == nil {
-		return sc // allows nothing
-	}
-	restricted := false
-	for _, typ := range s.Registry.Types() {
-		a := g.Access(typ, p)
-		if !a.Allowed {
-			restricted = true
-			continue
-		}
-		if a.Unrestricted() {
-			sc.Types[typ] = []search.ScopeClause{{}}
-			continue
-		}
-		restricted = true
-		var clauses []search.ScopeClause
-		for _, c := range a.Clauses {
-			cl, ok := s.scopeClause(typ, c)
-			if ok {
-				clauses = append(clauses, cl)
-			}
-		}
-		if len(clauses) > 0 {
-			sc.Types[typ] = clauses
-		}
-	}
-	if !restricted {
-		return nil
-	}
-	return sc
-}
-
-// withGrantScope narrows a search's own scope (nil: none) by the grant's
-// scope for s.
-func (s *Service) withGrantScope(ctx context.Context, sc *search.Scope) *search.Scope {
-	return search.Intersect(sc, s.scope(ctx, auth.PermSearch))
-}
-
-// scopeClause compiles one clause of an access. A granular query this
-// server cannot run exactly (an unknown parameter, a result parameter such
-// as _include) drops the clause: a malformed scope never widens access.
-func (s *Service) scopeClause(typ string, c auth.Clause) (search.ScopeClause, bool) {
-	cl := search.ScopeClause{Patient: c.Patient}
-	if len(c.Query) == 0 {
-		return cl, true
-	}
-	q, err := s.Registry.Parse(typ, c.Query, search.Strict)
-	if err != nil || len(q.Filters) == 0 || len(q.Include) > 0 || len(q.RevInclude) > 0 ||
-		len(q.Sort) > 0 || q.Summary != "" || len(q.Elements) > 0 || q.Cursor != nil || q.Total != "" {
-		return search.ScopeClause{}, false
-	}
-	for _, f := range q.Filters {
-		// A chain or _has in a scope would itself be bounded by the scopes
-		// of other types, which may chain back: refused, so compiling a
-		// scope always ends.
-		if f.Next != nil || f.Has != nil || len(f.Any) > 0 {
-			return search.ScopeClause{}, false
-		}
-	}
-	cl.Filters = q.Filters
-	return cl, true
-}
-
-// querier runs compiled statements: the store, or a write transaction
-// (which sees its own writes).
-type querier interface {
-	Query(ctx context.Context, st search.Statement, fn func(store.Row) error) error
-}
-
-// within reports whether the current, live version of typ/id is one that
-// sc allows, by the same SQL a search runs.
-func (s *Service) within(ctx context.Context, db querier, sc *search.Scope, typ, id string) (bool, error) {
-	if sc == nil {
-		return true, nil
-	}
-	q, err := s.Registry.Parse(typ, url.Values{"_id": {id}}, search.Strict)
-	if err != nil {
-		return false, nil // not a valid id: nothing to allow
-	}
-	q.Scope, q.Count = sc, 1
-	st, err := s.Compiler.Page(q)
-	if err != nil {
-		return false, fhir.Internal(err)
-	}
-	found := false
-	err = db.Query(ctx, st, func(store.Row) error {
-		found = true
-		return nil
-	})
-	if err != nil {
-		return false, err
-	}
-	return found, nil
-}
-
-// versionWithin judges one stored version from its content (see
-// search.Scope.AllowsIndex). A deletion has no content: callers judge the
-// version before it.
-func (s *Service) versionWithin(sc *search.Scope, r *fhir.Resource) bool {
-	if sc == nil {
-		return true
-	}
-	if r.Deleted || len(r.Body) == 0 {
-		return false
-	}
-	obj, err := fhir.DecodeStrict(r.Body)
-	if err != nil {
-		return false
-	}
-	ix := s.Extractor.Extract(r.Type, obj)
-	return sc.AllowsIndex(r.Type, r.ID, &ix)
-}
-
-// visible reports whether the token may see the resource whose current
-// version is cur, and its version v (nil: cur itself) — for read, vread
-// and instance history (permission r) and transaction GET entries. The
-// resource counts by its current version when live, else by the version
-// its deletion replaced; an earlier version v must itself be allowed too.
-// A refusal is audited; callers answer it as they answer an id or version
-// that does not exist.
-func (s *Service) visible(ctx context.Context, db querier, in auth.Interaction, cur, v *fhir.Resource) (bool, error) {
-	if s.Access == nil {
-		return true, nil
-	}
-	sc := s.scope(ctx, in.Permission())
-	if sc == nil {
-		return true, nil
-	}
-	ok, err := s.currentWithin(ctx, db, sc, cur)
-	if err != nil {
-		return false, storeErr(err)
-	}
-	if ok && v != nil && v.Version != cur.Version && !v.Deleted {
-		ok = s.versionWithin(sc, v)
-	}
-	if !ok {
-		s.audit(ctx, GrantFrom(ctx), in, "", cur.Type, cur.ID, false, "outside the token's patient compartment or granular scopes")
-	}
-	return ok, nil
-}
-
-// currentWithin judges a resource by its current version cur (read
-// through db, which may be a transaction that wrote it).
-func (s *Service) currentWithin(ctx context.Context, db querier, sc *search.Scope, cur *fhir.Resource) (bool, error) {
-	if !cur.Deleted {
-		return s.within(ctx, db, sc, cur.Type, cur.ID)
-	}
-	if cur.Version < 2 {
-		return false, nil
-	}
-	prev, err := s.Store.VRead(ctx, cur.Type, cur.ID, cur.Version-1)
-	if errors.Is(err, store.ErrNotFound) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	return s.versionWithin(sc, prev), nil
-}
-
-// guardCurrent refuses, inside a write transaction, a write (permission p)
-// to a live resource the token does not reach. It runs before anything
-// else looks at cur (If-Match, a patch's test operations), so a refused
-// token learns nothing of the resource.
-func (s *Service) guardCurrent(ctx context.Context, tx store.Tx, in auth.Interaction, p auth.Permission, cur *fhir.Resource) error {
-	if s.Access == nil || cur == nil || cur.Deleted {
-		return nil
-	}
-	ok, err := s.within(ctx, tx, s.scope(ctx, p), cur.Type, cur.ID)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		s.audit(ctx, GrantFrom(ctx), in, "", cur.Type, cur.ID, false, "the stored resource is outside the token's patient compartment or granular scopes")
-		return outsideAccess(string(in), cur.Type, cur.ID)
-	}
-	return nil
-}
-
-// guardWrite is called by write before the new version is stored: it
-// records the client in meta.source, refuses an update of a stored version
-// the token does not reach, and returns the check to run once the new
-// version and its index rows are in the transaction.
-func (s *Service) guardWrite(ctx context.Context, tx store.Tx, typ, id string, obj fhir.Object, prev *fhir.Resource) (after func() error, err error) {
-	if s.Access == nil {
-		return func() error { return nil }, nil
-	}
-	s.stampSource(ctx, obj)
-	in, p := auth.InteractionUpdate, auth.PermUpdate
-	if prev == nil || prev.Deleted {
-		in, p = auth.InteractionCreate, auth.PermCreate
-	}
-	if err := s.guardCurrent(ctx, tx, in, p, prev); err != nil {
-		return nil, err
-	}
-	sc := s.scope(ctx, p)
-	return func() error {
-		ok, err := s.within(ctx, tx, sc, typ, id)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			s.audit(ctx, GrantFrom(ctx), in, "", typ, id, false, "the resource as written is outside the token's patient compartment or granular scopes")
-			return outsideAccess(string(in), typ, id)
-		}
-		return nil
-	}, nil
-}
-
-// stampSource records the client of the grant in meta.source, replacing
-// what the request said: the server knows who wrote the version. The value
-// is the token issuer's URL with the client id as fragment, so clients of
-// different issuers stay apart.
-func (s *Service) stampSource(ctx context.Context, obj fhir.Object) {
-	g := GrantFrom(ctx)
-	if g == nil || g.ClientID == "" {
-		return
-	}
-	meta := fhir.Obj(obj, "meta")
-	if meta == nil {
-		meta = fhir.Object{}
-		obj["meta"] = meta
-	}
-	meta["source"] = ClientSource(g.Issuer, g.ClientID)
-}
-
-// ClientSource is the meta.source of versions written by client of issuer.
-func ClientSource(issuer, client string) string {
-	return strings.TrimRight(issuer, "/") + "#" + url.PathEscape(client)
-}
-
-// typesScope returns the rids statement of what sc allows among types, for
-// history; nil when nothing is restricted.
-func (s *Service) typesScope(sc *search.Scope, types []string) (*search.Statement, error) {
-	if sc == nil {
-		return nil, nil
-	}
-	st, err := s.Compiler.ScopeRIDs(sc, types)
-	if err != nil {
-		return nil, fhir.Internal(err)
-	}
-	return &st, nil
-}
-
 // requireUnrestricted lets bulk paths (LoadBatch) run only for a grant
 // that may create and update every resource of the types: they bypass the
 // per-resource checks.
@@ -501,72 +247,6 @@ func (s *Service) allowEntry(ctx context.Context, e *entry) error {
 		return s.allow(ctx, auth.InteractionRead, e.typ, e.id)
 	}
 	return nil
-}
-
-// historyAccess is the door of history at its level (instance: r; type and
-// system: s). It narrows q to the resources the token may see, in the SQL
-// (type and system level), or checks the one resource (instance level),
-// and returns the filter of the listed versions: an earlier version of an
-// allowed resource may have lain outside the access (say, in another
-// patient's compartment) and is left out. Deletions are kept: their
-// resource passed.
-func (s *Service) historyAccess(ctx context.Context, typ, id string, q *store.HistoryQuery) (keep func(*fhir.Resource) bool, err error) {
-	all := func(*fhir.Resource) bool { return true }
-	if s.Access == nil {
-		return all, nil
-	}
-	g := GrantFrom(ctx)
-	if g == nil {
-		return nil, errNoGrant()
-	}
-	var sc *search.Scope
-	switch {
-	case id != "":
-		if err := s.allow(ctx, auth.InteractionHistoryInstance, typ, id); err != nil {
-			return nil, err
-		}
-		if sc = s.scope(ctx, auth.PermRead); sc == nil || !fhir.ValidID(id) {
-			return all, nil
-		}
-		cur, err := s.Store.Read(ctx, typ, id)
-		if errors.Is(err, store.ErrNotFound) {
-			return all, nil // History answers 404
-		}
-		if err != nil {
-			return nil, storeErr(err)
-		}
-		if ok, err := s.visible(ctx, s.Store, auth.InteractionHistoryInstance, cur, nil); err != nil {
-			return nil, err
-		} else if !ok {
-			return nil, notFoundResource(typ, id)
-		}
-	case typ != "":
-		if err := s.allow(ctx, auth.InteractionHistoryType, typ, ""); err != nil {
-			return nil, err
-		}
-		if sc = s.scope(ctx, auth.PermSearch); sc == nil {
-			return all, nil
-		}
-		if q.Only, err = s.typesScope(sc, []string{typ}); err != nil {
-			return nil, err
-		}
-	default:
-		// auth.Grant answers for one type at a time: the system level
-		// lists the types whose s the token has.
-		if sc = s.scope(ctx, auth.PermSearch); sc == nil {
-			s.audit(ctx, g, auth.InteractionHistorySystem, "", "", "", true, "every type unrestricted")
-			return all, nil
-		}
-		if len(sc.Types) == 0 {
-			s.audit(ctx, g, auth.InteractionHistorySystem, "", "", "", false, "no scope grants s on any type")
-			return nil, forbidden(auth.InteractionHistorySystem, "", "", auth.PermSearch, "no scope grants s on any type")
-		}
-		s.audit(ctx, g, auth.InteractionHistorySystem, "", "", "", true, "restricted to the types and clauses the scopes grant s on")
-		if q.Only, err = s.typesScope(sc, s.Registry.Types()); err != nil {
-			return nil, err
-		}
-	}
-	return func(v *fhir.Resource) bool { return v.Deleted || s.versionWithin(sc, v) }, nil
 }
 
 // allowForecast is the door of $immds-forecast. At the system level it is
