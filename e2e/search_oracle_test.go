@@ -367,3 +367,58 @@ func (d *sqData) expect(typ string, p func(sqRes) bool) []string {
 	sort.Strings(ids)
 	return ids
 }
+
+// sqSoundex is American Soundex, written out again for the oracle.
+func sqSoundex(word string) string {
+	codes := map[rune]rune{}
+	for d, letters := range map[rune]string{'1': "bfpv", '2': "cgjkqsxz", '3': "dt", '4': "l", '5': "mn", '6': "r"} {
+		for _, l := range letters {
+			codes[l] = d
+		}
+	}
+	var out []rune
+	prev := rune(-1)
+	for _, c := range sqFold(word) {
+		if c < 'a' || c > 'z' {
+			continue
+		}
+		code, coded := codes[c]
+		if len(out) == 0 {
+			out = append(out, unicode.ToUpper(c))
+			prev = code
+			continue
+		}
+		if c == 'h' || c == 'w' {
+			continue
+		}
+		if !coded {
+			prev = -1
+			continue
+		}
+		if code != prev && len(out) < 4 {
+			out = append(out, code)
+		}
+		prev = code
+	}
+	if len(out) == 0 {
+		return ""
+	}
+	for len(out) < 4 {
+		out = append(out, '0')
+	}
+	return string(out)
+}
+
+// sqPhonetic: a word of a name part sounds like q.
+func sqPhonetic(q string, paths ...string) func(sqRes) bool {
+	return func(r sqRes) bool {
+		for _, s := range sqStrings(r, paths...) {
+			for _, w := range strings.Fields(s) {
+				if sqSoundex(w) == sqSoundex(q) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+}

@@ -177,6 +177,9 @@ func (b *builder) typedCond(t Type, p *Param, mod string, v Value, c col) (strin
 	case TypeToken:
 		return b.tokenCond(mod, v, c), nil
 	case TypeString:
+		if isPhonetic(p) {
+			return b.phoneticCond(v.Raw, c), nil
+		}
 		return b.stringCond(mod, v.Raw, c), nil
 	case TypeDate:
 		return b.dateCond(v, c.of("lo"), c.of("hi"))

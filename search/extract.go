@@ -144,6 +144,10 @@ func (x *Extractor) appendRows(ix *Index, p *Param, t Type, root fhir.Object, ty
 	case TypeToken:
 		appendTokenRows(ix, p, n)
 	case TypeString:
+		if isPhonetic(p) {
+			appendPhoneticRows(ix, p.ID, n.v)
+			return
+		}
 		appendStringRows(ix, p.ID, n.v)
 	case TypeDate:
 		appendDateRows(ix, p.ID, n, loc)

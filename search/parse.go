@@ -394,7 +394,7 @@ func checkModifier(p *Param, mod string, r *Registry) error {
 	default:
 		switch p.Type {
 		case TypeString:
-			ok = mod == "exact" || mod == "contains"
+			ok = (mod == "exact" || mod == "contains") && !isPhonetic(p)
 		case TypeToken:
 			ok = mod == "not" || mod == "text" || mod == "of-type" && p.Code == "identifier"
 		case TypeReference:
