@@ -81,6 +81,9 @@ func newEnv(t *testing.T, kind string, cfg Config) *env {
 		StatusURL:        "http://example.test/bulk",
 		Config:           cfg,
 		Log:              slog.New(slog.NewTextHandler(io.Discard, nil)),
+		// Pages of three rows: every test crosses page boundaries, with
+		// current and changed resources interleaved.
+		scanPage: 3,
 	}
 	return &env{t: t, db: db, m: m, x: x, ctx: ctx}
 }

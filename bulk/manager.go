@@ -101,6 +101,9 @@ type Manager struct {
 	Now func() time.Time
 
 	nudge chan struct{}
+	// scanPage, when set, is the rows per scan query (tests use small
+	// pages to cross many page boundaries).
+	scanPage int
 }
 
 func (m *Manager) now() time.Time {

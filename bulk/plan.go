@@ -25,7 +25,7 @@ type plan struct {
 }
 
 func (m *Manager) plan(spec *Spec, at time.Time, st step) (*plan, error) {
-	p := &plan{step: st, scan: store.BulkScan{Type: st.Type, At: at, Since: spec.Since, Deleted: st.Deleted}}
+	p := &plan{step: st, scan: store.BulkScan{Type: st.Type, At: at, Since: spec.Since, Deleted: st.Deleted, PageSize: m.scanPage}}
 	if spec.Compartment {
 		p.scan.InCompartment = true
 		if spec.Listed {

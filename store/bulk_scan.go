@@ -43,6 +43,8 @@ type BulkScan struct {
 	// Match keeps resources that one of these rid statements returns
 	// (search.Compiler.Matches); none means no such restriction.
 	Match []search.Statement
+	// PageSize overrides the rows per query (tests: many small pages).
+	PageSize int
 }
 
 func (s *BulkScan) restricted() bool { return s.InCompartment || len(s.Match) > 0 }
@@ -64,6 +66,15 @@ type BulkRow struct {
 // bulkPage is how many rows one query of a scan reads. Two pages (one
 // per half) are all a scan holds in memory.
 const bulkPage = 2000
+
+// pageSize is bulkPage, or more for a long list of patients, which every
+// page's query carries: fewer, larger pages then cost less.
+func (s *BulkScan) pageSize() int {
+	if s.PageSize > 0 {
+		return s.PageSize
+	}
+	return bulkPage * min(max(1, len(s.Patients)/5000), 10)
+}
 
 // Scan streams the rows of s to fn in rid order. It reads the two halves
 // of the snapshot (current versions; versions changed since T) page by
@@ -88,8 +99,8 @@ func (b *BulkStore) Scan(ctx context.Context, s BulkScan, fn func(*BulkRow) erro
 		return fmt.Errorf("bulk scan %s: %w", s.Type, err)
 	}
 	defer tx.Rollback()
-	pa := &bulkPager{tx: tx, q: cur, after: s.After}
-	pb := &bulkPager{tx: tx, q: changed, after: s.After}
+	pa := &bulkPager{tx: tx, q: cur, after: s.After, size: s.pageSize()}
+	pb := &bulkPager{tx: tx, q: changed, after: s.After, size: s.pageSize()}
 	for {
 		ra, err := pa.peek(ctx)
 		if err != nil {
@@ -125,6 +136,7 @@ type bulkQuery struct {
 type bulkPager struct {
 	tx    *sql.Tx
 	q     bulkQuery
+	size  int // rows per page (the queries' LIMIT)
 	after int64
 	rows  []BulkRow
 	i     int
@@ -188,7 +200,7 @@ func (p *bulkPager) fill(ctx context.Context) error {
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	if len(p.rows) < bulkPage {
+	if len(p.rows) < p.size {
 		p.done = true
 	}
 	if len(p.rows) > 0 {
@@ -227,7 +239,7 @@ func (b *BulkStore) scanQueries(s *BulkScan) (cur, changed bulkQuery, err error)
 		}
 		return "0"
 	}
-	order := " ORDER BY x.rid LIMIT " + strconv.Itoa(bulkPage)
+	order := " ORDER BY x.rid LIMIT " + strconv.Itoa(s.pageSize())
 
 	// Changed since T: the snapshot's version is in history. Built first:
 	// its arguments are the common ones only.
