@@ -255,6 +255,9 @@ func splitTypeFilter(v string) []string {
 }
 
 func startsQuery(s string) bool {
+	if strings.TrimSpace(s) == "" {
+		return true // a trailing comma
+	}
 	typ, _, ok := strings.Cut(strings.TrimSpace(s), "?")
 	return ok && fhir.IsTypeName(typ)
 }
