@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -324,6 +325,38 @@ func TestShutdownReleasesJob(t *testing.T) {
 		job, err := e.m.Store.Claim(e.ctx, "next", now, now.Add(time.Minute))
 		if err != nil || job == nil || job.ID != a.ID || len(job.Cursor) == 0 || job.Attempts != 0 {
 			t.Fatalf("claim after shutdown: %+v %v", job, err)
+		}
+	})
+}
+
+// After a kick-off, no version stamped at or before its transaction time
+// can be written any more, whatever the writer's clock says; later stamps
+// go through.
+func TestBarrierRefusesStaleStamps(t *testing.T) {
+	forEachStore(t, func(t *testing.T, e *env) {
+		at, err := e.m.Store.Barrier(e.ctx, time.Now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		write := func(id string, stamp time.Time) error {
+			return e.db.Write(e.ctx, func(tx store.Tx) error {
+				obj := patient("Late", "female")
+				obj["resourceType"] = "Patient"
+				body, err := fhir.Stamp(obj, id, 1, stamp)
+				if err != nil {
+					return err
+				}
+				ix := e.x.Extract("Patient", obj)
+				return tx.Put(e.ctx, &store.Version{New: &fhir.Resource{Type: "Patient", ID: id, Version: 1, LastUpdated: stamp, Body: body, Method: "PUT"}, Index: &ix})
+			})
+		}
+		for _, stamp := range []time.Time{at, at.Add(-time.Second)} {
+			if err := write("stale", stamp); err == nil || !strings.Contains(err.Error(), "watermark") {
+				t.Errorf("stamp %v (T %v) written: %v", stamp, at, err)
+			}
+		}
+		if err := write("fresh", at.Add(time.Microsecond)); err != nil {
+			t.Errorf("stamp after T refused: %v", err)
 		}
 	})
 }

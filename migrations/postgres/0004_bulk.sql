@@ -59,12 +59,16 @@ CREATE TABLE bulk_file (
 CREATE SEQUENCE bulk_watermark MINVALUE 0 START WITH 0;
 
 CREATE FUNCTION bulk_stamp_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    xid xid8;
 BEGIN
     -- Take a transaction id before reading the watermark: an export that
     -- raises the watermark after our read then finds us in progress and
-    -- waits for us.
-    PERFORM pg_current_xact_id();
-    IF NEW.last_updated <= (SELECT last_value FROM bulk_watermark) THEN
+    -- waits for us. (Two plain assignments, not queries: plpgsql runs them
+    -- in order, and in a microsecond or two per row.)
+    xid := pg_current_xact_id();
+    -- NULL until the first export: nothing to guard.
+    IF NEW.last_updated <= pg_sequence_last_value('bulk_watermark') THEN
         RAISE EXCEPTION 'last_updated % is not after the bulk export watermark', NEW.last_updated
             USING ERRCODE = 'serialization_failure';
     END IF;
