@@ -20,6 +20,14 @@ func TestBulkExportFlow(t *testing.T) {
 		s.Do(t, "DELETE", "Patient/gone", nil).Expect(t, 204)
 		c := exportClient{s: s}
 
+		// The CapabilityStatement names the three operations.
+		meta := string(s.Do(t, "GET", "metadata", nil).Expect(t, 200).Body)
+		for _, def := range []string{"OperationDefinition/export", "OperationDefinition/patient-export", "OperationDefinition/group-export"} {
+			if !strings.Contains(meta, "http://hl7.org/fhir/uv/bulkdata/"+def) {
+				t.Errorf("metadata does not list %s", def)
+			}
+		}
+
 		status := c.kickOff(t, "GET", "$export", nil)
 		m, r := c.wait(t, status)
 		if _, err := time.Parse(http1123, r.Header.Get("Expires")); err != nil {
