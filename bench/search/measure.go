@@ -35,40 +35,37 @@ func (b *bench) measureAll(ctx context.Context) error {
 		}
 		logf("measuring %s", q.name)
 		r := result{name: q.name, target: q.target}
-		methods := []struct {
-			out *[]time.Duration
-			do  func(ctx context.Context, k int) error
-		}{
-			{&r.http, func(ctx context.Context, k int) error {
+		// The three ways run interleaved, request by request, so that
+		// whatever else the machine does weighs on all of them alike.
+		methods := []func(ctx context.Context, k int) error{
+			func(ctx context.Context, k int) error {
 				fq, _ := q.sample(k)
 				return getOK(ctx, b.srv.base+"/"+fq)
-			}},
-			{&r.comp, func(ctx context.Context, k int) error {
+			},
+			func(ctx context.Context, k int) error {
 				fq, _ := q.sample(k)
 				st, err := b.compiled(fq)
 				if err != nil {
 					return err
 				}
 				return b.runSQL(ctx, st)
-			}},
-			{&r.sql, func(ctx context.Context, k int) error {
+			},
+			func(ctx context.Context, k int) error {
 				_, st := q.sample(k)
 				return b.runSQL(ctx, st)
-			}},
+			},
 		}
-		for _, m := range methods {
-			if _, err := b.load(ctx, m.do, b.cfg.warmup); err != nil {
-				return fmt.Errorf("%s: %w", q.name, err)
-			}
-			d, err := b.load(ctx, m.do, b.cfg.requests)
-			if err != nil {
-				return fmt.Errorf("%s: %w", q.name, err)
-			}
-			*m.out = d
+		if _, err := b.load(ctx, methods, b.cfg.warmup); err != nil {
+			return fmt.Errorf("%s: %w", q.name, err)
 		}
+		lat, err := b.load(ctx, methods, b.cfg.requests)
+		if err != nil {
+			return fmt.Errorf("%s: %w", q.name, err)
+		}
+		r.http, r.comp, r.sql = lat[0], lat[1], lat[2]
 		results = append(results, r)
 	}
-	fmt.Printf("\n%d clients, %d requests per query and method (after %d warm-up), %d Patients / %d Immunizations\n\n",
+	fmt.Printf("\n%d clients, %d requests per query and method, the methods interleaved (after %d warm-up), %d Patients / %d Immunizations\n\n",
 		b.cfg.clients, b.cfg.requests, b.cfg.warmup, b.cfg.patients, b.cfg.patients*b.cfg.per)
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(w, "query\ttarget p50\tHTTP p50\tHTTP p99\tcompiled SQL p50\tp99\thand SQL p50\tp99\tHTTP/hand\tcompiled/hand\t")
@@ -83,11 +80,15 @@ func (b *bench) measureAll(ctx context.Context) error {
 	return w.Flush()
 }
 
-// load runs n requests over the configured clients and returns their
-// latencies.
-func (b *bench) load(ctx context.Context, do func(context.Context, int) error, n int) ([]time.Duration, error) {
+// load runs n requests of each method over the configured clients; each
+// client takes the next sample and runs it every way, in an order that
+// rotates with the sample. It returns the latencies per method.
+func (b *bench) load(ctx context.Context, methods []func(context.Context, int) error, n int) ([][]time.Duration, error) {
 	var next atomic.Int64
-	lat := make([]time.Duration, n)
+	lat := make([][]time.Duration, len(methods))
+	for i := range lat {
+		lat[i] = make([]time.Duration, n)
+	}
 	var wg sync.WaitGroup
 	var firstErr atomic.Value
 	for c := 0; c < b.cfg.clients; c++ {
@@ -99,12 +100,15 @@ func (b *bench) load(ctx context.Context, do func(context.Context, int) error, n
 				if k >= n || ctx.Err() != nil {
 					return
 				}
-				t0 := time.Now()
-				if err := do(ctx, k); err != nil {
-					firstErr.CompareAndSwap(nil, err)
-					return
+				for j := range methods {
+					m := (j + k) % len(methods)
+					t0 := time.Now()
+					if err := methods[m](ctx, k); err != nil {
+						firstErr.CompareAndSwap(nil, err)
+						return
+					}
+					lat[m][k] = time.Since(t0)
 				}
-				lat[k] = time.Since(t0)
 			}
 		}()
 	}
