@@ -101,6 +101,8 @@ func sqCases(t *testing.T, d *sqData) []sqCase {
 		{query: "Immunization?target-disease=http://snomed.info/sct|66071002", match: sqTokenMatch("protocolApplied.targetDisease", "", "http://snomed.info/sct|66071002")},
 		{query: "Immunization?identifier=urn:ietf:rfc:3986|urn:oid:1.3.6.1.4.1.21367.2005.3.7.1234", match: sqTokenMatch("identifier", "", "urn:ietf:rfc:3986|urn:oid:1.3.6.1.4.1.21367.2005.3.7.1234")},
 		{query: "Group?value=true", match: sqTokenMatch("characteristic.valueBoolean", "", "true")},
+		{query: "ImmunizationRecommendation?status:missing=false", match: sqMissing("recommendation.forecastStatus", false)},
+		{query: "ImmunizationRecommendation?status:text=not comp", match: sqTokenMatch("recommendation.forecastStatus", "text", "not comp")},
 		// dates: every prefix, against values at every precision
 		{query: "Immunization?date=2024", match: occ("2024")},
 		{query: "Immunization?date=2024-03", match: occ("2024-03")},

@@ -286,7 +286,7 @@ func (r *Registry) Definitions() []*Definition {
 // extractorVersion changes whenever extraction changes the rows it makes
 // for the same resource; together with the served parameters it makes the
 // index version.
-const extractorVersion = 3
+const extractorVersion = 4
 
 // IndexVersion identifies the index rows this registry and extractor
 // produce. `immunis reindex` records it; a different stored value means

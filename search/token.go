@@ -92,8 +92,16 @@ func codingValue(co map[string]any) tokenVal {
 
 // appendTokenRows adds the rows of one token parameter value.
 func appendTokenRows(ix *Index, p *Param, n node) {
-	for _, tv := range tokenValues(n) {
-		if tv.code != "" || tv.system != "" {
+	vals := tokenValues(n)
+	coded := false
+	for _, tv := range vals {
+		coded = coded || tv.code != "" || tv.system != ""
+	}
+	for _, tv := range vals {
+		// A CodeableConcept with only text still has the element: an
+		// empty row keeps :missing right and matches no token value (an
+		// empty code cannot be searched for).
+		if tv.code != "" || tv.system != "" || !coded {
 			ix.Tokens = append(ix.Tokens, TokenRow{Param: p.ID, System: cut(tv.system), Code: cut(tv.code)})
 		}
 		if p.TextID == 0 {
