@@ -291,6 +291,7 @@ func checkDiscovery(t *testing.T, s *Server, tokenURL string) {
 	}
 	s.Do(t, "GET", s.Root+"/healthz", nil).Expect(t, 200)
 	s.Do(t, "GET", "OperationDefinition/ImmDSForecastOperation", nil).Expect(t, 200)
+	s.Do(t, "GET", "SearchParameter?base=Immunization&code=patient", nil).Expect(t, 200)
 }
 
 // checkBackendServices: register clients with `immunis client add`, get

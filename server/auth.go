@@ -33,8 +33,8 @@ type Auth struct {
 // a WWW-Authenticate challenge (RFC 6750 §3); a verified token's grant goes
 // into the request context, where interaction decides what it allows.
 // The conformance routes (metadata, smart-configuration, the
-// OperationDefinitions) stay public: apps read them before they have a
-// token.
+// OperationDefinitions and SearchParameters) stay public: apps read them
+// before they have a token, and they hold no patient data.
 func (s *Server) authenticate(c *gin.Context) {
 	ctx := interaction.WithRequestID(c.Request.Context(), c.GetString(ctxRequestID))
 	c.Request = c.Request.WithContext(ctx)
@@ -59,7 +59,8 @@ func publicFHIRPath(method, path string) bool {
 	}
 	rest := strings.TrimPrefix(path, "/fhir")
 	return rest == "/metadata" || rest == "/.well-known/smart-configuration" ||
-		strings.HasPrefix(rest, "/OperationDefinition/")
+		strings.HasPrefix(rest, "/OperationDefinition/") ||
+		rest == "/SearchParameter" || strings.HasPrefix(rest, "/SearchParameter/")
 }
 
 // verify checks the request's bearer token.

@@ -72,6 +72,9 @@ func TestAuthenticate(t *testing.T) {
 		{"metadata with a bad token is public", "GET", "/fhir/metadata", "Bearer bad", 200, "-", ""},
 		{"OperationDefinition is public", "GET", "/fhir/OperationDefinition/x", "", 200, "-", ""},
 		{"POST to metadata is not", "POST", "/fhir/metadata", "", 401, "", "Bearer"},
+		{"SearchParameters are public", "GET", "/fhir/SearchParameter", "", 200, "-", ""},
+		{"a SearchParameter is public", "GET", "/fhir/SearchParameter/x", "", 200, "-", ""},
+		{"a type named like it is not", "GET", "/fhir/SearchParameterX", "", 401, "", "Bearer"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
