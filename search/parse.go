@@ -60,6 +60,10 @@ func (r *Registry) Parse(typ string, params url.Values, h Handling) (*Query, err
 				}
 				continue
 			}
+			if len(q.Filters) >= maxFilters {
+				bad(name, fmt.Errorf("more than %d search parameters", maxFilters))
+				continue
+			}
 			f, err := r.parseFilter(typ, name, raw, 0)
 			if err != nil {
 				if !errors.Is(err, errEmpty) {
@@ -144,8 +148,14 @@ func (r *Registry) parseResultParam(q *Query, name, raw string) error {
 		if err != nil {
 			return err
 		}
+		if len(q.Sort)+len(keys) > maxSort {
+			return fmt.Errorf("at most %d _sort keys", maxSort)
+		}
 		q.Sort = append(q.Sort, keys...)
 	case "_include", "_revinclude":
+		if len(q.Include)+len(q.RevInclude) >= maxInclude {
+			return fmt.Errorf("at most %d _include and _revinclude parameters", maxInclude)
+		}
 		inc, err := r.parseInclude(raw, mod != "")
 		if err != nil {
 			return err
@@ -411,11 +421,25 @@ func checkModifier(p *Param, mod string, r *Registry) error {
 	return nil
 }
 
+// Bounds on one query, so that no request compiles to more bind
+// arguments than a database accepts (PostgreSQL: 65535) or to SQL of
+// unbounded size.
+const (
+	maxValues  = 500 // comma-separated values of one parameter
+	maxFilters = 100 // search parameters of one query
+	maxSort    = 8   // _sort keys
+	maxInclude = 20  // _include and _revinclude parameters
+)
+
 // parseValues splits a value on unescaped commas and parses each with the
 // rules of the parameter's type.
 func parseValues(p *Param, mod, raw string) ([]Value, error) {
 	var out []Value
-	for _, part := range splitEscaped(raw, ',') {
+	parts := splitEscaped(raw, ',')
+	if len(parts) > maxValues {
+		return nil, fmt.Errorf("%d values; at most %d may be ORed in one parameter", len(parts), maxValues)
+	}
+	for _, part := range parts {
 		if part == "" {
 			continue
 		}

@@ -132,6 +132,7 @@ func TestParseStrictErrors(t *testing.T) {
 		{"Patient", url.Values{"gender:missing": {"maybe"}}, ":missing takes true or false"},
 		{"Patient", url.Values{"_id": {"not an id"}}, "not a valid id"},
 		{"Patient", url.Values{"_cursor": {EncodeCursor(Cursor{RID: 1, Spec: "family"})}}, "another _sort"},
+		{"Patient", url.Values{"_id": {strings.Repeat("a,", 600) + "b"}}, "at most 500"},
 		{"Patient", url.Values{"_has:Patient:link:_has:Patient:link:_has:Patient:link:_has:Patient:link:_has:Patient:link:gender": {"x"}}, "nest at most"},
 	}
 	for _, c := range cases {
