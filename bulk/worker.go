@@ -100,6 +100,9 @@ func (m *Manager) runJob(ctx context.Context, worker string, job *store.BulkJob)
 	err := m.process(jctx, worker, job)
 	cancel()
 	<-hb
+	if err == nil {
+		return // complete (the lease went with the last checkpoint)
+	}
 	select {
 	case <-lost:
 		m.log().Info("bulk: job no longer ours (cancelled or taken over)", "job", job.ID)
@@ -107,7 +110,7 @@ func (m *Manager) runJob(ctx context.Context, worker string, job *store.BulkJob)
 	default:
 	}
 	switch {
-	case err == nil, errors.Is(err, store.ErrBulkLeaseLost):
+	case errors.Is(err, store.ErrBulkLeaseLost):
 	case ctx.Err() != nil:
 		// Shutting down: give the job back at once, so that another
 		// replica resumes it without waiting for the lease to run out.
