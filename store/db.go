@@ -387,3 +387,13 @@ func (db *DB) Ping(ctx context.Context) error { return db.read.PingContext(ctx) 
 // Pools returns the connection pools for metrics (read, write; the same
 // pool twice on PostgreSQL).
 func (db *DB) Pools() (read, write *sql.DB) { return db.read, db.write }
+
+// Empty reports whether no resource was ever stored.
+func (db *DB) Empty(ctx context.Context) (bool, error) {
+	var n int
+	err := db.read.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM resource LIMIT 1) x`).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("check for resources: %w", err)
+	}
+	return n == 0, nil
+}

@@ -55,6 +55,35 @@ func newMetrics(db *store.DB) *prometheus.Registry {
 	return reg
 }
 
+// checkIndexVersion warns when the stored index rows were built by another
+// version of the extractor (search would miss or mis-match resources until
+// `immunis reindex` runs); an empty database simply records the current one.
+func checkIndexVersion(ctx context.Context, db *store.DB, current string, log *slog.Logger) {
+	stored, ok, err := db.Setting(ctx, store.SettingIndexVersion)
+	if err != nil {
+		log.Warn("cannot read the index version", "err", err)
+		return
+	}
+	switch {
+	case ok && stored == current:
+	case ok:
+		log.Warn("the search index rows were built by another version: run `immunis reindex`", "stored", stored, "current", current)
+	default:
+		empty, err := db.Empty(ctx)
+		if err != nil {
+			log.Warn("cannot read the index version", "err", err)
+			return
+		}
+		if !empty {
+			log.Warn("the search index version is unknown: run `immunis reindex` once")
+			return
+		}
+		if err := db.SetSetting(ctx, store.SettingIndexVersion, current); err != nil {
+			log.Warn("cannot record the index version", "err", err)
+		}
+	}
+}
+
 // serve runs the HTTP server until ctx ends, then drains in-flight requests.
 func serve(ctx context.Context, c *Config, log *slog.Logger, stdout io.Writer) error {
 	ln, err := net.Listen("tcp", c.Addr)
@@ -83,6 +112,7 @@ func serve(ctx context.Context, c *Config, log *slog.Logger, stdout io.Writer) e
 	if err != nil {
 		return err
 	}
+	checkIndexVersion(ctx, db, svc.Registry.IndexVersion(), log)
 	srv := &server.Server{
 		Service: svc,
 		Capabilities: &conformance.Capabilities{
