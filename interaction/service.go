@@ -133,11 +133,7 @@ func (s *Service) parseAny(body []byte) (string, fhir.Object, error) {
 // already be resolved (resolveReferences); the caller verifies them
 // (verifyReferences) before the transaction commits.
 func (s *Service) write(ctx context.Context, tx store.Tx, typ, id string, obj fhir.Object, prev *fhir.Resource, method string, at time.Time) (*fhir.Resource, error) {
-	after, err := s.guardWrite(ctx, tx, typ, id, obj, prev) // access.go
-	if err != nil {
-		return nil, err
-	}
-	v, err := s.version(typ, id, obj, prev, method, at)
+	v, after, err := s.prepareWrite(ctx, tx, typ, id, obj, prev, method, at)
 	if err != nil {
 		return nil, err
 	}
@@ -148,6 +144,22 @@ func (s *Service) write(ctx context.Context, tx store.Tx, typ, id string, obj fh
 		return nil, err
 	}
 	return v.New, nil
+}
+
+// prepareWrite checks access and builds the version without writing it;
+// after must run once the version is written (it checks the written
+// version against the grant). Transactions use it to write many creates in
+// one statement.
+func (s *Service) prepareWrite(ctx context.Context, tx store.Tx, typ, id string, obj fhir.Object, prev *fhir.Resource, method string, at time.Time) (*store.Version, func() error, error) {
+	after, err := s.guardWrite(ctx, tx, typ, id, obj, prev) // access.go
+	if err != nil {
+		return nil, nil, err
+	}
+	v, err := s.version(typ, id, obj, prev, method, at)
+	if err != nil {
+		return nil, nil, err
+	}
+	return v, after, nil
 }
 
 // version stamps obj as the next version of typ/id and derives its index

@@ -330,6 +330,14 @@ func (s *Service) transaction(ctx context.Context, entries []*entry) error {
 		// 3. Writes in the prescribed order.
 		var deleted []*entry
 		for _, phase := range []string{"DELETE", "POST", "PUT", "GET"} {
+			if phase == "POST" {
+				// Creates have server-assigned ids and touch nothing else:
+				// all of them go to the database in one statement.
+				if err := s.createEntries(ctx, tx, entries, at); err != nil {
+					return err
+				}
+				continue
+			}
 			for _, e := range entries {
 				if e.res != nil && e.method == "POST" {
 					continue // matched ifNoneExist
@@ -373,6 +381,38 @@ func (s *Service) transaction(ctx context.Context, entries []*entry) error {
 	})
 	if err != nil {
 		return storeErr(err)
+	}
+	return nil
+}
+
+// createEntries writes the POST entries of a transaction together.
+func (s *Service) createEntries(ctx context.Context, tx store.Tx, entries []*entry, at time.Time) error {
+	var (
+		versions []*store.Version
+		afters   []func() error
+		owners   []*entry
+	)
+	for _, e := range entries {
+		if e.method != "POST" || e.res != nil {
+			continue // not a create, or matched ifNoneExist
+		}
+		v, after, err := s.prepareWrite(ctx, tx, e.typ, e.id, e.obj, nil, "POST", at)
+		if err != nil {
+			return entryErr(e, err)
+		}
+		versions, afters, owners = append(versions, v), append(afters, after), append(owners, e)
+	}
+	if len(versions) == 0 {
+		return nil
+	}
+	if err := tx.PutMany(ctx, versions); err != nil {
+		return err
+	}
+	for i, e := range owners {
+		if err := afters[i](); err != nil {
+			return entryErr(e, err)
+		}
+		e.res, e.created, e.status = versions[i].New, true, "201 Created"
 	}
 	return nil
 }

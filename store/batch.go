@@ -83,6 +83,13 @@ func (t *tx) CurrentMany(ctx context.Context, typ string, ids []string) (map[str
 // LiveMany reports which of typ/ids exist and are not deleted, keeping them
 // from being deleted until the transaction ends (like Live).
 func (t *tx) LiveMany(ctx context.Context, typ string, ids []string) (map[string]bool, error) {
+	if pg, ok := t.d.(*postgres); ok {
+		m, err := pg.liveMany(ctx, t.tx, typ, ids)
+		if err != nil {
+			return nil, fmt.Errorf("check %d %s exist: %w", len(ids), typ, err)
+		}
+		return m, nil
+	}
 	out := make(map[string]bool, len(ids))
 	lock := ""
 	if t.d.name() == search.Postgres {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/lib/pq"
 
@@ -28,7 +29,7 @@ func OpenPostgres(ctx context.Context, url string, maxConns int) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("connect to postgres: %w", err)
 	}
-	return &DB{read: db, write: db, dialect: postgres{}}, nil
+	return &DB{read: db, write: db, dialect: &postgres{db: db}}, nil
 }
 
 // withBinaryParameters turns on lib/pq's binary_parameters unless the URL
@@ -48,20 +49,46 @@ func withBinaryParameters(dsn string) string {
 	return dsn + " binary_parameters=yes"
 }
 
-type postgres struct{}
+// postgres is the PostgreSQL dialect. The write statements are prepared
+// once per connection and reused: they are fixed texts (rows travel as
+// arrays), so PostgreSQL plans them once instead of on every write.
+type postgres struct {
+	db    *sql.DB
+	mu    sync.Mutex
+	stmts map[string]*sql.Stmt
+}
 
-func (postgres) name() search.Dialect { return search.Postgres }
+// stmt returns query prepared for use inside tx.
+func (p *postgres) stmt(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
+	p.mu.Lock()
+	st := p.stmts[query]
+	if st == nil {
+		var err error
+		if st, err = p.db.PrepareContext(ctx, query); err != nil {
+			p.mu.Unlock()
+			return nil, fmt.Errorf("prepare: %w", err)
+		}
+		if p.stmts == nil {
+			p.stmts = map[string]*sql.Stmt{}
+		}
+		p.stmts[query] = st
+	}
+	p.mu.Unlock()
+	return tx.StmtContext(ctx, st), nil
+}
 
-func (postgres) lock(ctx context.Context, tx *sql.Tx, key int64) error {
+func (p *postgres) name() search.Dialect { return search.Postgres }
+
+func (p *postgres) lock(ctx context.Context, tx *sql.Tx, key int64) error {
 	_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, key)
 	return err
 }
 
-func (postgres) liveSQL() string {
+func (p *postgres) liveSQL() string {
 	return `SELECT deleted FROM resource WHERE type = $1 AND id = $2 FOR SHARE`
 }
 
-func (postgres) retryable(err error) bool {
+func (p *postgres) retryable(err error) bool {
 	var pe *pq.Error
 	if errors.As(err, &pe) {
 		switch pe.Code {
@@ -111,7 +138,7 @@ d8 AS (DELETE FROM compartment WHERE rid = (SELECT rid FROM cur)),
 w AS (UPDATE resource SET version = $3, last_updated = $4, deleted = $5, method = $6, content = $7::jsonb
       WHERE rid = (SELECT rid FROM cur) AND version = $35 RETURNING rid),` + pgIndexInserts
 
-func (postgres) put(ctx context.Context, tx *sql.Tx, v *Version) error {
+func (p *postgres) put(ctx context.Context, tx *sql.Tx, v *Version) error {
 	n := v.New
 	var content any
 	if !n.Deleted {
@@ -124,8 +151,12 @@ func (postgres) put(ctx context.Context, tx *sql.Tx, v *Version) error {
 		query = pgUpdate
 		args = append(args, v.Prev.Version)
 	}
+	st, err := p.stmt(ctx, tx, query)
+	if err != nil {
+		return err
+	}
 	var rid int64
-	if err := tx.QueryRowContext(ctx, query, args...).Scan(&rid); err != nil {
+	if err := st.QueryRowContext(ctx, args...).Scan(&rid); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("version %d is no longer current", v.Prev.Version)
 		}
@@ -247,7 +278,7 @@ cmp AS (INSERT INTO compartment (rid, patient_id)
         SELECT * FROM unnest($42::bigint[], $43::text[]))
 SELECT 1`
 
-func (postgres) createMany(ctx context.Context, tx *sql.Tx, vs []*Version) error {
+func (p *postgres) createMany(ctx context.Context, tx *sql.Tx, vs []*Version) error {
 	rows, err := tx.QueryContext(ctx, `SELECT nextval('resource_rid_seq') FROM generate_series(1, $1)`, len(vs))
 	if err != nil {
 		return fmt.Errorf("reserve ids: %w", err)
@@ -280,7 +311,11 @@ func (postgres) createMany(ctx context.Context, tx *sql.Tx, vs []*Version) error
 	}
 	args := append([]any{pq.Array(rids), pq.Array(types), pq.Array(ids), pq.Array(versions), pq.Array(times),
 		pq.Array(deleted), pq.Array(methods), pq.Array(contents)}, c.argsWithRID()...)
-	_, err = tx.ExecContext(ctx, pgCreateMany, args...)
+	st, err := p.stmt(ctx, tx, pgCreateMany)
+	if err != nil {
+		return err
+	}
+	_, err = st.ExecContext(ctx, args...)
 	return err
 }
 
@@ -288,7 +323,7 @@ func (postgres) createMany(ctx context.Context, tx *sql.Tx, vs []*Version) error
 // migrating, so two starting together apply each migration once.
 const migrationLockKey = 0x1d6d_0001
 
-func (postgres) migrate(ctx context.Context, db *sql.DB) error {
+func (p *postgres) migrate(ctx context.Context, db *sql.DB) error {
 	list, err := migrations.List("postgres")
 	if err != nil {
 		return err
@@ -347,4 +382,29 @@ func applyMigrations(ctx context.Context, conn *sql.Conn, list []migrations.Migr
 		}
 	}
 	return nil
+}
+
+const pgLiveMany = `SELECT id, deleted FROM resource WHERE type = $1 AND id = ANY($2::text[]) FOR SHARE`
+
+// liveMany checks many ids with one prepared statement.
+func (p *postgres) liveMany(ctx context.Context, tx *sql.Tx, typ string, ids []string) (map[string]bool, error) {
+	st, err := p.stmt(ctx, tx, pgLiveMany)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := st.QueryContext(ctx, typ, pq.Array(ids))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make(map[string]bool, len(ids))
+	for rows.Next() {
+		var id string
+		var deleted bool
+		if err := rows.Scan(&id, &deleted); err != nil {
+			return nil, err
+		}
+		out[id] = !deleted
+	}
+	return out, rows.Err()
 }
