@@ -181,7 +181,7 @@ func (l *Loader) RunSource(ctx context.Context, total int64, src Source) (Summar
 	defer cancel()
 
 	var bytesRead atomic.Int64
-	raw := make(chan Item, 4*batchSize)
+	raw := make(chan Item, 256)
 	readErr := make(chan error, 1)
 	go func() {
 		defer close(raw)
@@ -204,7 +204,7 @@ func (l *Loader) RunSource(ctx context.Context, total int64, src Source) (Summar
 		source  string
 		rawBody []byte
 	}
-	ready := make(chan prepared, 4*batchSize)
+	ready := make(chan prepared, 64)
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
 		wg.Add(1)

@@ -51,9 +51,16 @@ func loadCmd(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 		return 2
 	}
 	log := newLogger(&c, stderr)
-	// Loading allocates a lot and briefly: trade memory (bounded by the
-	// batches in flight) for less garbage-collection CPU.
-	debug.SetGCPercent(200)
+	// Loading allocates much short-lived garbage: a larger heap target
+	// saves collector CPU, and a soft memory limit keeps the process
+	// bounded (the batches in flight are the live data, whatever the
+	// input size).
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(200)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(512 << 20)
+	}
 	l, cleanup, err := newLoader(ctx, &c, &lf, log, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "immunis load:", err)
