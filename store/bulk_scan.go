@@ -65,7 +65,7 @@ type BulkRow struct {
 
 // bulkPage is how many rows one query of a scan reads. Two pages (one
 // per half) are all a scan holds in memory.
-const bulkPage = 2000
+const bulkPage = 10000
 
 // pageSize is bulkPage, or more for a long list of patients, which every
 // page's query carries: fewer, larger pages then cost less.
@@ -175,18 +175,21 @@ func (p *bulkPager) fill(ctx context.Context) error {
 	}
 	defer rows.Close()
 	p.rows, p.i = p.rows[:0], 0
+	// Scanning into any and RawBytes takes database/sql's fast paths; a
+	// typed destination costs a reflective conversion per column and row.
 	var (
-		lu      int64
-		deleted any
-		check   int64
-		content sql.RawBytes
+		rid, id, version, lu, deleted, check any
+		content                              sql.RawBytes
 	)
 	for rows.Next() {
-		var r BulkRow
-		if err := rows.Scan(&r.RID, &r.ID, &r.Version, &lu, &deleted, &content, &check); err != nil {
+		if err := rows.Scan(&rid, &id, &version, &lu, &deleted, &content, &check); err != nil {
 			return err
 		}
-		r.LastUpdated, r.Deleted, r.Check = time.UnixMicro(lu).UTC(), truthy(deleted), check != 0
+		r := BulkRow{ID: anyString(id), Deleted: truthy(deleted), Check: anyInt(check) != 0}
+		r.RID, r.Version, r.LastUpdated = anyInt(rid), anyInt(version), time.UnixMicro(anyInt(lu)).UTC()
+		if r.RID == 0 {
+			return fmt.Errorf("bulk scan: unreadable rid %v", rid)
+		}
 		if content != nil {
 			n := len(p.rows)
 			if n == len(p.bufs) {
@@ -207,6 +210,32 @@ func (p *bulkPager) fill(ctx context.Context) error {
 		p.after = p.rows[len(p.rows)-1].RID
 	}
 	return nil
+}
+
+// anyInt reads an integer column as the drivers give it (int64, or text).
+func anyInt(v any) int64 {
+	switch v := v.(type) {
+	case int64:
+		return v
+	case []byte:
+		n, _ := strconv.ParseInt(string(v), 10, 64)
+		return n
+	case string:
+		n, _ := strconv.ParseInt(v, 10, 64)
+		return n
+	}
+	return 0
+}
+
+// anyString reads a text column as the drivers give it.
+func anyString(v any) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case []byte:
+		return string(v)
+	}
+	return ""
 }
 
 // scanQueries builds the two halves of a scan: resources whose current
