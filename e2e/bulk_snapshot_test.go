@@ -13,7 +13,7 @@ import (
 // kicked off. The export must hold, for every Patient, exactly the
 // version that its _history says was current at transactionTime — not a
 // later one, not a missing one, none twice.
-func TestBulkSnapshotUnderConcurrentWrites(t *testing.T) {
+func TestBulkSnapshotConcurrency(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *Server) {
 		pids, _ := seedBulk(t, s, 30, 0)
 		var created atomic.Int64
