@@ -42,7 +42,8 @@ func appendStringRows(ix *Index, pid int32, v any) {
 func (b *builder) stringCond(mod, raw string, c col) string {
 	switch mod {
 	case "exact":
-		return c.of("exact") + " = " + b.arg(cut(raw))
+		// The normalized value leads to the index; the exact text decides.
+		return c.of("norm") + " = " + b.arg(cut(Normalize(raw))) + " AND " + c.of("exact") + " = " + b.arg(cut(raw))
 	case "contains":
 		n := cut(Normalize(raw))
 		esc := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(n)
