@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -99,44 +100,128 @@ func (p *postgres) retryable(err error) bool {
 	return false
 }
 
-// The index rows travel as one array per column and are unnested in one
-// statement, so a write is a single round trip whatever the resource holds.
-const pgIndexInserts = `
-tok AS (INSERT INTO idx_token (rid, param, system, code, text)
-        SELECT w.rid, u.* FROM w, unnest($8::int[], $9::text[], $10::text[], $11::text[]) u),
-str AS (INSERT INTO idx_string (rid, param, norm, exact)
-        SELECT w.rid, u.* FROM w, unnest($12::int[], $13::text[], $14::text[]) u),
-dat AS (INSERT INTO idx_date (rid, param, lo, hi)
-        SELECT w.rid, u.* FROM w, unnest($15::int[], $16::bigint[], $17::bigint[]) u),
-ref AS (INSERT INTO idx_ref (rid, param, ref_type, ref_id, url)
-        SELECT w.rid, u.* FROM w, unnest($18::int[], $19::text[], $20::text[], $21::text[]) u),
-num AS (INSERT INTO idx_number (rid, param, value, lo, hi)
-        SELECT w.rid, u.* FROM w, unnest($22::int[], $23::float8[], $24::float8[], $25::float8[]) u),
-qty AS (INSERT INTO idx_quantity (rid, param, system, code, value, lo, hi)
-        SELECT w.rid, u.* FROM w, unnest($26::int[], $27::text[], $28::text[], $29::float8[], $30::float8[], $31::float8[]) u),
-uri AS (INSERT INTO idx_uri (rid, param, uri)
-        SELECT w.rid, u.* FROM w, unnest($32::int[], $33::text[]) u),
-cmp AS (INSERT INTO compartment (rid, patient_id)
-        SELECT w.rid, u.* FROM w, unnest($34::text[]) u)
-SELECT rid FROM w`
+// Writes on PostgreSQL: a resource version and all its index rows go to
+// the database in ONE statement — index rows travel as one array per
+// column and are unnested — so a write is a single round trip whatever the
+// resource holds. The statement names only the index tables the write has
+// rows for (fewer sub-statements for PostgreSQL to run), and each distinct
+// text is prepared once per connection.
 
-const pgCreate = `WITH w AS (
-    INSERT INTO resource (type, id, version, last_updated, deleted, method, content)
-    VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb) RETURNING rid),` + pgIndexInserts
+// pgIndexTable is one index table: its columns after rid and their types.
+type pgIndexTable struct {
+	name  string
+	cols  string
+	types []string
+}
 
-const pgUpdate = `WITH cur AS (SELECT rid FROM resource WHERE type = $1 AND id = $2),
-h AS (INSERT INTO resource_history (rid, version, type, id, last_updated, deleted, method, content)
-      SELECT rid, version, type, id, last_updated, deleted, method, content FROM resource WHERE rid = (SELECT rid FROM cur)),
-d1 AS (DELETE FROM idx_token WHERE rid = (SELECT rid FROM cur)),
-d2 AS (DELETE FROM idx_string WHERE rid = (SELECT rid FROM cur)),
-d3 AS (DELETE FROM idx_date WHERE rid = (SELECT rid FROM cur)),
-d4 AS (DELETE FROM idx_ref WHERE rid = (SELECT rid FROM cur)),
-d5 AS (DELETE FROM idx_number WHERE rid = (SELECT rid FROM cur)),
-d6 AS (DELETE FROM idx_quantity WHERE rid = (SELECT rid FROM cur)),
-d7 AS (DELETE FROM idx_uri WHERE rid = (SELECT rid FROM cur)),
-d8 AS (DELETE FROM compartment WHERE rid = (SELECT rid FROM cur)),
-w AS (UPDATE resource SET version = $3, last_updated = $4, deleted = $5, method = $6, content = $7::jsonb
-      WHERE rid = (SELECT rid FROM cur) AND version = $35 RETURNING rid),` + pgIndexInserts
+var pgIndexTables = [...]pgIndexTable{
+	{"idx_token", "param, system, code, text", []string{"int", "text", "text", "text"}},
+	{"idx_string", "param, norm, exact", []string{"int", "text", "text"}},
+	{"idx_date", "param, lo, hi", []string{"int", "bigint", "bigint"}},
+	{"idx_ref", "param, ref_type, ref_id, url", []string{"int", "text", "text", "text"}},
+	{"idx_number", "param, value, lo, hi", []string{"int", "float8", "float8", "float8"}},
+	{"idx_quantity", "param, system, code, value, lo, hi", []string{"int", "text", "text", "float8", "float8", "float8"}},
+	{"idx_uri", "param, uri", []string{"int", "text"}},
+	{"compartment", "patient_id", []string{"text"}},
+}
+
+// indexCols holds index rows per table as one slice per column (rid
+// first), the shape unnest takes.
+type indexCols struct {
+	rid  [len(pgIndexTables)][]int64
+	cols [len(pgIndexTables)][]any // each a typed slice per column
+}
+
+func (c *indexCols) row(t int, rid int64, vals ...any) {
+	if c.cols[t] == nil {
+		c.cols[t] = make([]any, len(vals))
+		for i, v := range vals {
+			switch v.(type) {
+			case int64:
+				c.cols[t][i] = []int64(nil)
+			case float64:
+				c.cols[t][i] = []float64(nil)
+			default:
+				c.cols[t][i] = []string(nil)
+			}
+		}
+	}
+	c.rid[t] = append(c.rid[t], rid)
+	for i, v := range vals {
+		switch v := v.(type) {
+		case int64:
+			c.cols[t][i] = append(c.cols[t][i].([]int64), v)
+		case float64:
+			c.cols[t][i] = append(c.cols[t][i].([]float64), v)
+		case string:
+			c.cols[t][i] = append(c.cols[t][i].([]string), v)
+		}
+	}
+}
+
+func (c *indexCols) add(rid int64, ix *search.Index) {
+	if ix == nil {
+		return
+	}
+	for _, r := range ix.Tokens {
+		c.row(0, rid, int64(r.Param), r.System, r.Code, r.Text)
+	}
+	for _, r := range ix.Strings {
+		c.row(1, rid, int64(r.Param), r.Norm, r.Exact)
+	}
+	for _, r := range ix.Dates {
+		c.row(2, rid, int64(r.Param), r.Lo, r.Hi)
+	}
+	for _, r := range ix.Refs {
+		c.row(3, rid, int64(r.Param), r.Type, r.ID, r.URL)
+	}
+	for _, r := range ix.Numbers {
+		c.row(4, rid, int64(r.Param), r.Value, r.Lo, r.Hi)
+	}
+	for _, r := range ix.Quantities {
+		c.row(5, rid, int64(r.Param), r.System, r.Code, r.Value, r.Lo, r.Hi)
+	}
+	for _, r := range ix.URIs {
+		c.row(6, rid, int64(r.Param), r.URI)
+	}
+	for _, p := range ix.Compartments {
+		c.row(7, rid, p)
+	}
+}
+
+// pgWrite builds one write statement and its arguments.
+type pgWrite struct {
+	sql  strings.Builder
+	args []any
+}
+
+func (w *pgWrite) arg(v any) string {
+	w.args = append(w.args, v)
+	return "$" + strconv.Itoa(len(w.args))
+}
+
+// inserts appends the index-table sub-statements. With fromW the rid comes
+// from the CTE w (one resource); otherwise each row carries its own rid.
+func (w *pgWrite) inserts(c *indexCols, fromW bool) {
+	for t, tab := range pgIndexTables {
+		if len(c.rid[t]) == 0 {
+			continue
+		}
+		var un []string
+		if !fromW {
+			un = append(un, w.arg(pq.Array(c.rid[t]))+"::bigint[]")
+		}
+		for i, typ := range tab.types {
+			un = append(un, w.arg(pq.Array(c.cols[t][i]))+"::"+typ+"[]")
+		}
+		fmt.Fprintf(&w.sql, ",\nt%d AS (INSERT INTO %s (rid, %s) ", t, tab.name, tab.cols)
+		if fromW {
+			fmt.Fprintf(&w.sql, "SELECT w.rid, u.* FROM w, unnest(%s) u)", strings.Join(un, ", "))
+		} else {
+			fmt.Fprintf(&w.sql, "SELECT * FROM unnest(%s))", strings.Join(un, ", "))
+		}
+	}
+}
 
 func (p *postgres) put(ctx context.Context, tx *sql.Tx, v *Version) error {
 	n := v.New
@@ -144,19 +229,30 @@ func (p *postgres) put(ctx context.Context, tx *sql.Tx, v *Version) error {
 	if !n.Deleted {
 		content = string(n.Body)
 	}
-	args := []any{n.Type, n.ID, n.Version, n.LastUpdated.UnixMicro(), n.Deleted, n.Method, content}
-	args = append(args, indexArrays(v.Index)...)
-	query := pgCreate
-	if v.Prev != nil {
-		query = pgUpdate
-		args = append(args, v.Prev.Version)
+	var c indexCols
+	c.add(0, v.Index)
+	var w pgWrite
+	if v.Prev == nil {
+		fmt.Fprintf(&w.sql, "WITH w AS (INSERT INTO resource (type, id, version, last_updated, deleted, method, content) VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb) RETURNING rid)",
+			w.arg(n.Type), w.arg(n.ID), w.arg(n.Version), w.arg(n.LastUpdated.UnixMicro()), w.arg(n.Deleted), w.arg(n.Method), w.arg(content))
+	} else {
+		fmt.Fprintf(&w.sql, "WITH cur AS (SELECT rid FROM resource WHERE type = %s AND id = %s),\n", w.arg(n.Type), w.arg(n.ID))
+		w.sql.WriteString("h AS (INSERT INTO resource_history (rid, version, type, id, last_updated, deleted, method, content) " +
+			"SELECT rid, version, type, id, last_updated, deleted, method, content FROM resource WHERE rid = (SELECT rid FROM cur))")
+		for t, tab := range pgIndexTables {
+			fmt.Fprintf(&w.sql, ",\nd%d AS (DELETE FROM %s WHERE rid = (SELECT rid FROM cur))", t, tab.name)
+		}
+		fmt.Fprintf(&w.sql, ",\nw AS (UPDATE resource SET version = %s, last_updated = %s, deleted = %s, method = %s, content = %s::jsonb WHERE rid = (SELECT rid FROM cur) AND version = %s RETURNING rid)",
+			w.arg(n.Version), w.arg(n.LastUpdated.UnixMicro()), w.arg(n.Deleted), w.arg(n.Method), w.arg(content), w.arg(v.Prev.Version))
 	}
-	st, err := p.stmt(ctx, tx, query)
+	w.inserts(&c, true)
+	w.sql.WriteString("\nSELECT rid FROM w")
+	st, err := p.stmt(ctx, tx, w.sql.String())
 	if err != nil {
 		return err
 	}
 	var rid int64
-	if err := st.QueryRowContext(ctx, args...).Scan(&rid); err != nil {
+	if err := st.QueryRowContext(ctx, w.args...).Scan(&rid); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("version %d is no longer current", v.Prev.Version)
 		}
@@ -165,119 +261,8 @@ func (p *postgres) put(ctx context.Context, tx *sql.Tx, v *Version) error {
 	return nil
 }
 
-// indexCols holds index rows as one array per column, the shape unnest
-// takes: a whole batch of rows travels in a fixed number of parameters.
-type indexCols struct {
-	trid, tp   []int64
-	ts, tc, tt []string
-	srid, sp   []int64
-	sn, se     []string
-	drid, dp   []int64
-	dl, dh     []int64
-	rrid, rp   []int64
-	rt, ri, ru []string
-	nrid, np   []int64
-	nv, nl, nh []float64
-	qrid, qp   []int64
-	qs, qc     []string
-	qv, ql, qh []float64
-	urid, up   []int64
-	uu         []string
-	crid       []int64
-	cp         []string
-}
-
-func (c *indexCols) add(rid int64, ix *search.Index) {
-	if ix == nil {
-		return
-	}
-	for _, r := range ix.Tokens {
-		c.trid, c.tp, c.ts, c.tc, c.tt = append(c.trid, rid), append(c.tp, int64(r.Param)), append(c.ts, r.System), append(c.tc, r.Code), append(c.tt, r.Text)
-	}
-	for _, r := range ix.Strings {
-		c.srid, c.sp, c.sn, c.se = append(c.srid, rid), append(c.sp, int64(r.Param)), append(c.sn, r.Norm), append(c.se, r.Exact)
-	}
-	for _, r := range ix.Dates {
-		c.drid, c.dp, c.dl, c.dh = append(c.drid, rid), append(c.dp, int64(r.Param)), append(c.dl, r.Lo), append(c.dh, r.Hi)
-	}
-	for _, r := range ix.Refs {
-		c.rrid, c.rp, c.rt, c.ri, c.ru = append(c.rrid, rid), append(c.rp, int64(r.Param)), append(c.rt, r.Type), append(c.ri, r.ID), append(c.ru, r.URL)
-	}
-	for _, r := range ix.Numbers {
-		c.nrid, c.np, c.nv, c.nl, c.nh = append(c.nrid, rid), append(c.np, int64(r.Param)), append(c.nv, r.Value), append(c.nl, r.Lo), append(c.nh, r.Hi)
-	}
-	for _, r := range ix.Quantities {
-		c.qrid, c.qp, c.qs, c.qc = append(c.qrid, rid), append(c.qp, int64(r.Param)), append(c.qs, r.System), append(c.qc, r.Code)
-		c.qv, c.ql, c.qh = append(c.qv, r.Value), append(c.ql, r.Lo), append(c.qh, r.Hi)
-	}
-	for _, r := range ix.URIs {
-		c.urid, c.up, c.uu = append(c.urid, rid), append(c.up, int64(r.Param)), append(c.uu, r.URI)
-	}
-	for _, p := range ix.Compartments {
-		c.crid, c.cp = append(c.crid, rid), append(c.cp, p)
-	}
-}
-
-// args returns the 27 column arrays of the single-resource statements
-// ($8…$34, rid comes from the CTE).
-func (c *indexCols) args() []any {
-	return []any{
-		pq.Array(c.tp), pq.Array(c.ts), pq.Array(c.tc), pq.Array(c.tt),
-		pq.Array(c.sp), pq.Array(c.sn), pq.Array(c.se),
-		pq.Array(c.dp), pq.Array(c.dl), pq.Array(c.dh),
-		pq.Array(c.rp), pq.Array(c.rt), pq.Array(c.ri), pq.Array(c.ru),
-		pq.Array(c.np), pq.Array(c.nv), pq.Array(c.nl), pq.Array(c.nh),
-		pq.Array(c.qp), pq.Array(c.qs), pq.Array(c.qc), pq.Array(c.qv), pq.Array(c.ql), pq.Array(c.qh),
-		pq.Array(c.up), pq.Array(c.uu),
-		pq.Array(c.cp),
-	}
-}
-
-// argsWithRID returns the 35 column arrays of the batch statement, each
-// table's rows with their own rid column.
-func (c *indexCols) argsWithRID() []any {
-	return []any{
-		pq.Array(c.trid), pq.Array(c.tp), pq.Array(c.ts), pq.Array(c.tc), pq.Array(c.tt),
-		pq.Array(c.srid), pq.Array(c.sp), pq.Array(c.sn), pq.Array(c.se),
-		pq.Array(c.drid), pq.Array(c.dp), pq.Array(c.dl), pq.Array(c.dh),
-		pq.Array(c.rrid), pq.Array(c.rp), pq.Array(c.rt), pq.Array(c.ri), pq.Array(c.ru),
-		pq.Array(c.nrid), pq.Array(c.np), pq.Array(c.nv), pq.Array(c.nl), pq.Array(c.nh),
-		pq.Array(c.qrid), pq.Array(c.qp), pq.Array(c.qs), pq.Array(c.qc), pq.Array(c.qv), pq.Array(c.ql), pq.Array(c.qh),
-		pq.Array(c.urid), pq.Array(c.up), pq.Array(c.uu),
-		pq.Array(c.crid), pq.Array(c.cp),
-	}
-}
-
-// indexArrays flattens one resource's index rows ($8…$34).
-func indexArrays(ix *search.Index) []any {
-	var c indexCols
-	c.add(0, ix)
-	return c.args()
-}
-
-// pgCreateMany inserts many new resources and all their index rows in one
-// statement; rids were reserved from the sequence first.
-const pgCreateMany = `WITH
-w AS (INSERT INTO resource (rid, type, id, version, last_updated, deleted, method, content)
-      SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::boolean[], $7::text[], $8::jsonb[])),
-tok AS (INSERT INTO idx_token (rid, param, system, code, text)
-        SELECT * FROM unnest($9::bigint[], $10::int[], $11::text[], $12::text[], $13::text[])),
-str AS (INSERT INTO idx_string (rid, param, norm, exact)
-        SELECT * FROM unnest($14::bigint[], $15::int[], $16::text[], $17::text[])),
-dat AS (INSERT INTO idx_date (rid, param, lo, hi)
-        SELECT * FROM unnest($18::bigint[], $19::int[], $20::bigint[], $21::bigint[])),
-ref AS (INSERT INTO idx_ref (rid, param, ref_type, ref_id, url)
-        SELECT * FROM unnest($22::bigint[], $23::int[], $24::text[], $25::text[], $26::text[])),
-num AS (INSERT INTO idx_number (rid, param, value, lo, hi)
-        SELECT * FROM unnest($27::bigint[], $28::int[], $29::float8[], $30::float8[], $31::float8[])),
-qty AS (INSERT INTO idx_quantity (rid, param, system, code, value, lo, hi)
-        SELECT * FROM unnest($32::bigint[], $33::int[], $34::text[], $35::text[], $36::float8[], $37::float8[], $38::float8[])),
-uri AS (INSERT INTO idx_uri (rid, param, uri)
-        SELECT * FROM unnest($39::bigint[], $40::int[], $41::text[])),
-cmp AS (INSERT INTO compartment (rid, patient_id)
-        SELECT * FROM unnest($42::bigint[], $43::text[]))
-SELECT 1`
-
+// createMany inserts many new resources and all their index rows in one
+// statement; rids are reserved from the sequence first.
 func (p *postgres) createMany(ctx context.Context, tx *sql.Tx, vs []*Version) error {
 	rows, err := tx.QueryContext(ctx, `SELECT nextval('resource_rid_seq') FROM generate_series(1, $1)`, len(vs))
 	if err != nil {
@@ -309,13 +294,18 @@ func (p *postgres) createMany(ctx context.Context, tx *sql.Tx, vs []*Version) er
 		contents = append(contents, string(n.Body))
 		c.add(rids[i], v.Index)
 	}
-	args := append([]any{pq.Array(rids), pq.Array(types), pq.Array(ids), pq.Array(versions), pq.Array(times),
-		pq.Array(deleted), pq.Array(methods), pq.Array(contents)}, c.argsWithRID()...)
-	st, err := p.stmt(ctx, tx, pgCreateMany)
+	var w pgWrite
+	fmt.Fprintf(&w.sql, "WITH w AS (INSERT INTO resource (rid, type, id, version, last_updated, deleted, method, content) "+
+		"SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::bigint[], %s::bigint[], %s::boolean[], %s::text[], %s::jsonb[]))",
+		w.arg(pq.Array(rids)), w.arg(pq.Array(types)), w.arg(pq.Array(ids)), w.arg(pq.Array(versions)),
+		w.arg(pq.Array(times)), w.arg(pq.Array(deleted)), w.arg(pq.Array(methods)), w.arg(pq.Array(contents)))
+	w.inserts(&c, false)
+	w.sql.WriteString("\nSELECT 1")
+	st, err := p.stmt(ctx, tx, w.sql.String())
 	if err != nil {
 		return err
 	}
-	_, err = st.ExecContext(ctx, args...)
+	_, err = st.ExecContext(ctx, w.args...)
 	return err
 }
 
