@@ -78,7 +78,11 @@ func appendJSON(b []byte, v any) ([]byte, error) {
 
 const hexDigits = "0123456789abcdef"
 
-// appendString quotes s as encoding/json does with SetEscapeHTML(false).
+// AppendString appends s as a JSON string, as encoding/json quotes it with
+// SetEscapeHTML(false) (invalid UTF-8 becomes U+FFFD). Hand-written JSON
+// writers elsewhere use it so that every answer quotes strings one way.
+func AppendString(b []byte, s string) []byte { return appendString(b, s) }
+
 func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0

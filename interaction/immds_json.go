@@ -3,7 +3,8 @@ package interaction
 import (
 	"strconv"
 	"sync"
-	"unicode/utf8"
+
+	"github.com/immunis/immunis/fhir"
 )
 
 // jsonBuf appends JSON to a byte slice. The $immds-forecast answer is
@@ -93,48 +94,7 @@ func (w *jsonBuf) raw(k string, v []byte) {
 	w.need = true
 }
 
-const hexDigits = "0123456789abcdef"
-
-// quote appends s as a JSON string: quotes, backslashes and control
-// characters escaped, invalid UTF-8 replaced by U+FFFD (strings may come
-// from the client).
-func (w *jsonBuf) quote(s string) {
-	b := append(w.b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	w.b = append(b, '"')
-}
+// quote appends s as a JSON string (strings may come from the client:
+// quotes, backslashes and control characters escaped, invalid UTF-8
+// replaced by U+FFFD).
+func (w *jsonBuf) quote(s string) { w.b = fhir.AppendString(w.b, s) }

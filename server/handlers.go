@@ -44,15 +44,7 @@ func (s *Server) typePOST(c *gin.Context) {
 		return
 	}
 	res, err := s.Service.Create(c.Request.Context(), typ, body, c.GetHeader("If-None-Exist"))
-	if err != nil {
-		s.writeError(c, err)
-		return
-	}
-	status := http.StatusOK
-	if res.Created {
-		status = http.StatusCreated
-	}
-	s.writeResult(c, status, res)
+	s.answerWrite(c, res, err)
 }
 
 // GET /fhir/{type}/{id}: read (conditional), type history, or _search.
@@ -184,15 +176,7 @@ func (s *Server) update(c *gin.Context) {
 		return
 	}
 	res, err := s.Service.Update(c.Request.Context(), c.Param("type"), c.Param("id"), body, c.GetHeader("If-Match"))
-	if err != nil {
-		s.writeError(c, err)
-		return
-	}
-	status := http.StatusOK
-	if res.Created {
-		status = http.StatusCreated
-	}
-	s.writeResult(c, status, res)
+	s.answerWrite(c, res, err)
 }
 
 // PUT /fhir/{type}?criteria: conditional update.
@@ -203,15 +187,7 @@ func (s *Server) conditionalUpdate(c *gin.Context) {
 	}
 	query := criteria(c)
 	res, err := s.Service.ConditionalUpdate(c.Request.Context(), c.Param("type"), query, body, c.GetHeader("If-Match"))
-	if err != nil {
-		s.writeError(c, err)
-		return
-	}
-	status := http.StatusOK
-	if res.Created {
-		status = http.StatusCreated
-	}
-	s.writeResult(c, status, res)
+	s.answerWrite(c, res, err)
 }
 
 // criteria is the query string without the formatting parameters.
@@ -345,6 +321,20 @@ func (s *Server) writeResource(c *gin.Context, status int, r *fhir.Resource) {
 		return
 	}
 	s.writeJSON(c, status, r.Body)
+}
+
+// answerWrite answers a create or update: the error, or 201 when the
+// interaction created the resource and 200 otherwise.
+func (s *Server) answerWrite(c *gin.Context, res *interaction.Result, err error) {
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	status := http.StatusOK
+	if res.Created {
+		status = http.StatusCreated
+	}
+	s.writeResult(c, status, res)
 }
 
 // writeResult answers a write per Prefer: return=minimal|representation|
