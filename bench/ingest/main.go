@@ -30,8 +30,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/lib/pq"
+	_ "github.com/lib/pq" // PostgreSQL driver for the baseline
 
+	"github.com/immunis/immunis/bench/internal/benchdb"
 	"github.com/immunis/immunis/fhir"
 	"github.com/immunis/immunis/search"
 )
@@ -360,16 +361,8 @@ func breakdown(bin, prof string) {
 }
 
 func createDB(name string) string {
-	db, err := sql.Open("postgres", *adminURL)
+	u, err := benchdb.Fresh(*adminURL, name)
 	check(err)
-	defer db.Close()
-	_, _ = db.Exec(`DROP DATABASE IF EXISTS ` + pq.QuoteIdentifier(name) + ` WITH (FORCE)`)
-	_, err = db.Exec(`CREATE DATABASE ` + pq.QuoteIdentifier(name))
-	check(err)
-	u := strings.Replace(*adminURL, "/postgres?", "/"+name+"?", 1)
-	if u == *adminURL {
-		log.Fatalf("cannot derive a database URL from %s", *adminURL)
-	}
 	return u
 }
 

@@ -24,6 +24,8 @@ import (
 	"time"
 
 	"github.com/lib/pq"
+
+	"github.com/immunis/immunis/bench/internal/benchdb"
 )
 
 var (
@@ -162,16 +164,8 @@ func copyBaseline(url, dir string) time.Duration {
 }
 
 func createDB(name string) string {
-	db, err := sql.Open("postgres", *adminURL)
+	u, err := benchdb.Fresh(*adminURL, name)
 	check(err)
-	defer db.Close()
-	_, _ = db.Exec(`DROP DATABASE IF EXISTS ` + pq.QuoteIdentifier(name) + ` WITH (FORCE)`)
-	_, err = db.Exec(`CREATE DATABASE ` + pq.QuoteIdentifier(name))
-	check(err)
-	u := strings.Replace(*adminURL, "/postgres?", "/"+name+"?", 1)
-	if u == *adminURL {
-		log.Fatalf("cannot derive a database URL from %s", *adminURL)
-	}
 	return u
 }
 
