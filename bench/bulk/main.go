@@ -31,13 +31,12 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"path/filepath"
-	"regexp"
 	"strconv"
-	"strings"
 	"time"
 
 	_ "github.com/lib/pq"
+
+	"github.com/immunis/immunis/bench/internal/benchserver"
 )
 
 type config struct {
@@ -99,11 +98,11 @@ func run(ctx context.Context, c config) error {
 	if err != nil {
 		return err
 	}
-	defer srv.stop()
+	defer srv.Stop()
 
 	// Kick-off → complete manifest.
 	t0 := time.Now()
-	status, err := kickOff(ctx, srv.base+"/$export")
+	status, err := kickOff(ctx, srv.Base+"/$export")
 	if err != nil {
 		return err
 	}
@@ -119,7 +118,7 @@ func run(ctx context.Context, c config) error {
 	if total != rows {
 		return fmt.Errorf("the manifest counts %d resources, the database holds %d", total, rows)
 	}
-	_, peakExport, _ := srv.memory()
+	_, peakExport, _ := srv.Memory()
 
 	// Download every file, one after the other, as one client would.
 	plain, err := downloadAll(ctx, m, false)
@@ -132,7 +131,7 @@ func run(ctx context.Context, c config) error {
 			return err
 		}
 	}
-	rss, peak, _ := srv.memory()
+	rss, peak, _ := srv.Memory()
 
 	mb := func(b int64) float64 { return float64(b) / 1e6 }
 	fmt.Printf("\n$export of %d resources (%d files of up to %d), PostgreSQL, 2 cores\n", total, len(m.Output), c.fileResources)
@@ -302,94 +301,10 @@ func (l *lineCounter) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// server is the immunis binary on the benchmark database.
-type server struct {
-	cmd  *exec.Cmd
-	base string
-	dir  string
-}
-
-var listenRE = regexp.MustCompile(`immunis listening on (http://\S+) \(FHIR base (\S+)\)`)
-
-func startServer(ctx context.Context, c config) (*server, error) {
-	s := &server{}
-	bin := c.bin
-	if bin == "" {
-		dir, err := os.MkdirTemp("", "immunis-bench-bulk")
-		if err != nil {
-			return nil, err
-		}
-		s.dir = dir
-		bin = filepath.Join(dir, "immunis")
-		logf("building the server…")
-		if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/immunis").CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("go build ./cmd/immunis (run from the repository root): %v\n%s", err, out)
-		}
-	}
-	s.cmd = exec.CommandContext(ctx, bin, "serve", "--addr", "127.0.0.1:0", "--database-url", c.dbURL,
+func startServer(ctx context.Context, c config) (*benchserver.Server, error) {
+	logf("building and starting the server…")
+	return benchserver.Start(ctx, c.bin, "--database-url", c.dbURL,
 		"--log-level", "warn", "--data-dir", os.TempDir(), "--bulk-file-resources", strconv.Itoa(c.fileResources))
-	s.cmd.Stderr = os.Stderr
-	stdout, err := s.cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := s.cmd.Start(); err != nil {
-		return nil, err
-	}
-	ready := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if m := listenRE.FindStringSubmatch(sc.Text()); m != nil {
-				ready <- m[2]
-			}
-		}
-	}()
-	select {
-	case s.base = <-ready:
-	case <-time.After(60 * time.Second):
-		s.stop()
-		return nil, fmt.Errorf("server did not start")
-	}
-	return s, nil
-}
-
-func (s *server) stop() {
-	if s.cmd != nil && s.cmd.Process != nil {
-		_ = s.cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { _ = s.cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = s.cmd.Process.Kill()
-		}
-	}
-	if s.dir != "" {
-		os.RemoveAll(s.dir)
-	}
-}
-
-// memory reads the server's resident and peak resident memory (bytes).
-func (s *server) memory() (rss, peak int64, err error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
-	if err != nil {
-		return 0, 0, err
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 2 {
-			continue
-		}
-		kb, _ := strconv.ParseInt(f[1], 10, 64)
-		switch f[0] {
-		case "VmRSS:":
-			rss = kb * 1024
-		case "VmHWM:":
-			peak = kb * 1024
-		}
-	}
-	return rss, peak, nil
 }
 
 func envOr(k, def string) string {

@@ -139,8 +139,8 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer srv.stop()
-	comp := &search.Compiler{Dialect: search.Postgres, BaseURL: srv.base, Location: time.UTC}
+	defer srv.Stop()
+	comp := &search.Compiler{Dialect: search.Postgres, BaseURL: srv.Base, Location: time.UTC}
 	b := &bench{cfg: c, reg: reg, comp: comp, db: raw, srv: srv}
 	if err := b.prepare(ctx); err != nil {
 		return err

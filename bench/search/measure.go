@@ -40,7 +40,7 @@ func (b *bench) measureAll(ctx context.Context) error {
 		methods := []func(ctx context.Context, k int) error{
 			func(ctx context.Context, k int) error {
 				fq, _ := q.sample(k)
-				return getOK(ctx, b.srv.base+"/"+fq)
+				return getOK(ctx, b.srv.Base+"/"+fq)
 			},
 			func(ctx context.Context, k int) error {
 				fq, _ := q.sample(k)

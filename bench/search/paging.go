@@ -13,8 +13,8 @@ import (
 // server's RSS after each page: memory must stay flat (keyset paging holds
 // one page at a time, whatever the position).
 func (b *bench) pageAll(ctx context.Context) error {
-	link := b.srv.base + "/Immunization?_count=" + strconv.Itoa(b.cfg.pageSize)
-	rss0, _, err := b.srv.memory()
+	link := b.srv.Base + "/Immunization?_count=" + strconv.Itoa(b.cfg.pageSize)
+	rss0, _, err := b.srv.Memory()
 	if err != nil {
 		return err
 	}
@@ -36,7 +36,7 @@ func (b *bench) pageAll(ctx context.Context) error {
 		pages++
 		entries += len(bd.Entry)
 		link = bd.next()
-		rss, _, err := b.srv.memory()
+		rss, _, err := b.srv.Memory()
 		if err != nil {
 			return err
 		}
@@ -45,7 +45,7 @@ func (b *bench) pageAll(ctx context.Context) error {
 			samples = append(samples, rss)
 		}
 	}
-	_, peak, _ := b.srv.memory()
+	_, peak, _ := b.srv.Memory()
 	el := time.Since(t0)
 	var ss []string
 	for _, s := range samples {

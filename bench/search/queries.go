@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/immunis/immunis/bench/internal/benchserver"
 	"github.com/immunis/immunis/search"
 )
 
@@ -18,7 +19,7 @@ type bench struct {
 	reg     *search.Registry
 	comp    *search.Compiler
 	db      *sql.DB
-	srv     *server
+	srv     *benchserver.Server
 	queries []*query
 }
 
@@ -116,7 +117,7 @@ func (b *bench) prepare(ctx context.Context) error {
 // tenthPage follows next links of q to its tenth page, and finds with the
 // hand-written statement the rid its 900th match ends on.
 func (b *bench) tenthPage(ctx context.Context, q string, hand func(int64) stmt) (string, int64, error) {
-	link := b.srv.base + "/" + q
+	link := b.srv.Base + "/" + q
 	for i := 1; i < 10; i++ {
 		bundle, err := getBundle(ctx, link)
 		if err != nil {
@@ -145,7 +146,7 @@ func (b *bench) tenthPage(ctx context.Context, q string, hand func(int64) stmt) 
 		}
 		rows.Close()
 	}
-	return strings.TrimPrefix(link, b.srv.base+"/"), after, nil
+	return strings.TrimPrefix(link, b.srv.Base+"/"), after, nil
 }
 
 // compiled is the statement the server's compiler makes for a FHIR query.
