@@ -3,108 +3,32 @@ package e2e
 // The dev CDC CDSi test cases (forecast/testdata/testcases.jsonl, the file
 // the engine's own harness reads) converted to $immds-forecast Parameters
 // requests and sent over HTTP to one real server. Each answer is compared
-// on forecast status, dose number, dates and dose evaluation status the way
-// forecast/cdc_test.go compares the engine's Result; the same test computes
-// the engine's pass set with that harness's comparison, and the two sets
-// must be equal: the HTTP path passes exactly the cases the engine passes.
+// on forecast status, dose number, dates and dose evaluation status with
+// forecast/cdccase, the comparison the engine's own harness uses; the same
+// test computes the engine's pass set with it, and the two sets must be
+// equal: the HTTP path passes exactly the cases the engine passes.
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/immunis/immunis/forecast"
+	"github.com/immunis/immunis/forecast/cdccase"
 )
 
-type immdsCase struct {
-	ID             string `json:"id"`
-	VaccineGroup   string `json:"vaccine_group"`
-	AssessmentDate string `json:"assessment_date"`
-	Patient        struct {
-		DOB    string `json:"dob"`
-		Gender string `json:"gender"`
-	} `json:"patient"`
-	Observations []struct {
-		Code string  `json:"code"`
-		Date *string `json:"date"`
-	} `json:"observations"`
-	Doses []struct {
-		Seq                      int     `json:"seq"`
-		Date                     string  `json:"date"`
-		CVX                      string  `json:"cvx"`
-		MVX                      *string `json:"mvx"`
-		ExpectedEvaluationStatus *string `json:"expected_evaluation_status"`
-		ExpectedSeriesType       *string `json:"expected_series_type"`
-	} `json:"doses"`
-	Expected struct {
-		SeriesStatus       string  `json:"series_status"`
-		ForecastDoseNumber *int    `json:"forecast_dose_number"`
-		Earliest           *string `json:"earliest"`
-		Recommended        *string `json:"recommended"`
-		PastDue            *string `json:"past_due"`
-	} `json:"expected_forecast"`
-}
-
-func loadImmdsCases(t *testing.T) []immdsCase {
-	t.Helper()
-	f, err := os.Open("../forecast/testdata/testcases.jsonl")
-	if err != nil {
-		t.Fatalf("open CDC test cases: %v", err)
-	}
-	defer f.Close()
-	var cases []immdsCase
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 0, 1<<20), 16<<20)
-	for sc.Scan() {
-		var c immdsCase
-		if err := json.Unmarshal(sc.Bytes(), &c); err != nil {
-			t.Fatal(err)
-		}
-		cases = append(cases, c)
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return cases
-}
-
-func strOr(p *string) string {
-	if p == nil {
-		return ""
-	}
-	return *p
-}
-
-// input is the case as the engine's harness builds it.
-func (c *immdsCase) input() forecast.Input {
-	in := forecast.Input{
-		AssessmentDate: forecast.MustDate(c.AssessmentDate),
-		BirthDate:      forecast.MustDate(c.Patient.DOB),
-		Gender:         forecast.ParseGender(c.Patient.Gender),
-	}
-	for _, d := range c.Doses {
-		in.Doses = append(in.Doses, forecast.Dose{ID: fmt.Sprint(d.Seq), Date: forecast.MustDate(d.Date), CVX: d.CVX, MVX: strOr(d.MVX)})
-	}
-	for _, o := range c.Observations {
-		obs := forecast.Observation{Code: o.Code}
-		if o.Date != nil {
-			obs.Date = forecast.MustDate(*o.Date)
-		}
-		in.Observations = append(in.Observations, obs)
-	}
-	return in
-}
+// httpOpts: answers carry the other best series' evaluations (this
+// server's extension), so a case's expected series type is honoured.
+var httpOpts = cdccase.Options{BySeriesType: true}
 
 // parameters is the case as an $immds-forecast request: the IG's
 // parameters, plus this server's extensions for what the CDC cases hold
 // beyond them (CDSi coded observations, and the evaluations in the other
 // best series that underlying-condition cases grade).
-func (c *immdsCase) parameters() map[string]any {
+func immdsParameters(c *cdccase.Case) map[string]any {
 	gender := map[string]string{"F": "female", "M": "male"}[c.Patient.Gender]
 	if gender == "" {
 		gender = "unknown"
@@ -138,70 +62,14 @@ func (c *immdsCase) parameters() map[string]any {
 	return map[string]any{"resourceType": "Parameters", "parameter": ps}
 }
 
-// engineDiffs is forecast/cdc_test.go's comparison of a Result, verbatim in
-// substance.
-func (c *immdsCase) engineDiffs(res forecast.Result) []string {
-	var diffs []string
-	for _, d := range c.Doses {
-		id := fmt.Sprint(d.Seq)
-		ev, ok := res.GroupEvaluation(c.VaccineGroup, id)
-		if st := strOr(d.ExpectedSeriesType); st != "" {
-			if e, found := res.SeriesEvaluation(c.VaccineGroup, id, st); found {
-				ev, ok = e, true
-			}
-		}
-		if !ok {
-			for _, g := range res.Groups {
-				if e, found := res.GroupEvaluation(g.VaccineGroup, id); found {
-					ev, ok = e, true
-					break
-				}
-			}
-		}
-		got := ""
-		if ok {
-			got = ev.Status.String()
-		}
-		if got != strOr(d.ExpectedEvaluationStatus) {
-			diffs = append(diffs, fmt.Sprintf("dose %d: %q, want %q", d.Seq, got, strOr(d.ExpectedEvaluationStatus)))
-		}
-	}
-	g, ok := res.Group(c.VaccineGroup)
-	if !ok {
-		return append(diffs, "no forecast")
-	}
-	return append(diffs, c.forecastDiffs(g.Status.String(), g.DoseNumber, g.Earliest.String(), g.Recommended.String(), g.PastDue.String())...)
-}
-
-func (c *immdsCase) forecastDiffs(status string, doseNumber int, earliest, recommended, pastDue string) []string {
-	var diffs []string
-	e := &c.Expected
-	if status != e.SeriesStatus {
-		diffs = append(diffs, fmt.Sprintf("series status %q, want %q", status, e.SeriesStatus))
-	}
-	want := 0
-	if e.ForecastDoseNumber != nil {
-		want = *e.ForecastDoseNumber
-	}
-	if doseNumber != want {
-		diffs = append(diffs, fmt.Sprintf("dose number %d, want %d", doseNumber, want))
-	}
-	for _, x := range [][3]string{{"earliest", earliest, strOr(e.Earliest)}, {"recommended", recommended, strOr(e.Recommended)}, {"past due", pastDue, strOr(e.PastDue)}} {
-		if x[1] != x[2] {
-			diffs = append(diffs, fmt.Sprintf("%s %q, want %q", x[0], x[1], x[2]))
-		}
-	}
-	return diffs
-}
-
 // httpDiffs compares an $immds-forecast answer with the case, reading only
 // the FHIR resources.
-func (c *immdsCase) httpDiffs(a *immdsAnswer) []string {
+func httpDiffs(c *cdccase.Case, a *immdsAnswer) []string {
 	var diffs []string
-	for _, d := range c.Doses {
-		id := fmt.Sprint(d.Seq)
+	for i, d := range c.Doses {
+		id := c.DoseID(i)
 		ev, ok := a.combine(c.VaccineGroup, id, "", false)
-		if st := strOr(d.ExpectedSeriesType); st != "" {
+		if st := cdccase.Str(d.ExpectedSeriesType); st != "" {
 			if e, found := a.combine(c.VaccineGroup, id, st, false); found {
 				ev, ok = e, true
 			} else if e, found := a.combine(c.VaccineGroup, id, st, true); found {
@@ -220,15 +88,15 @@ func (c *immdsCase) httpDiffs(a *immdsAnswer) []string {
 		if ok {
 			got = ev.status
 		}
-		if got != strOr(d.ExpectedEvaluationStatus) {
-			diffs = append(diffs, fmt.Sprintf("dose %d: %q, want %q", d.Seq, got, strOr(d.ExpectedEvaluationStatus)))
+		if got != cdccase.Str(d.ExpectedEvaluationStatus) {
+			diffs = append(diffs, fmt.Sprintf("dose %s: %q, want %q", id, got, cdccase.Str(d.ExpectedEvaluationStatus)))
 		}
 	}
 	g, ok := a.groups[c.VaccineGroup]
 	if !ok {
 		return append(diffs, "no recommendation entry")
 	}
-	return append(diffs, c.forecastDiffs(g.status, g.doseNumber, g.earliest, g.recommended, g.pastDue)...)
+	return append(diffs, c.CompareForecast(g.status, g.doseNumber, g.earliest, g.recommended, g.pastDue)...)
 }
 
 // immdsAnswer is what httpDiffs reads from the Parameters.
@@ -367,11 +235,18 @@ func TestImmDSCDCCasesOverHTTP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cases := loadImmdsCases(t)
+	cases, err := cdccase.Load("../forecast/testdata/testcases.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
 	enginePass := map[string]bool{}
 	for i := range cases {
 		c := &cases[i]
-		if res, err := eng.Forecast(c.input()); err == nil && len(c.engineDiffs(res)) == 0 {
+		in, err := c.Input()
+		if err != nil {
+			t.Fatalf("case %s: %v", c.ID, err)
+		}
+		if res, err := eng.Forecast(in); err == nil && len(c.Compare(res, httpOpts)) == 0 {
 			enginePass[c.ID] = true
 		}
 	}
@@ -390,14 +265,14 @@ func TestImmDSCDCCasesOverHTTP(t *testing.T) {
 			defer wg.Done()
 			for i := range next {
 				c := &cases[i]
-				r := s.Do(t, "POST", "$immds-forecast", c.parameters())
+				r := s.Do(t, "POST", "$immds-forecast", immdsParameters(c))
 				var diffs []string
 				if r.Status != 200 {
 					diffs = []string{fmt.Sprintf("HTTP %d: %s", r.Status, r.Body)}
 				} else if a, err := readAnswer(r.Body, eng); err != nil {
 					diffs = []string{"answer: " + err.Error()}
 				} else {
-					diffs = c.httpDiffs(a)
+					diffs = httpDiffs(c, a)
 				}
 				mu.Lock()
 				if len(diffs) == 0 {

@@ -27,7 +27,7 @@ func BenchmarkForecastTestSet(b *testing.B) {
 	cases := loadCases(b)
 	inputs := make([]forecast.Input, len(cases))
 	for i := range cases {
-		inputs[i] = cases[i].input(b)
+		inputs[i] = input(b, &cases[i])
 	}
 	b.ReportAllocs()
 	cpu0 := cpuTime()

@@ -13,7 +13,6 @@ package forecast_test
 //	go test ./forecast -run TestCDCCases -cdc.failures # plus every failure
 
 import (
-	"bufio"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -23,41 +22,10 @@ import (
 	"testing"
 
 	"github.com/immunis/immunis/forecast"
+	"github.com/immunis/immunis/forecast/cdccase"
 )
 
 var showFailures = flag.Bool("cdc.failures", false, "log every failing CDC test case with its differences")
-
-// cdcCase is the subset of the test-case schema the test reads.
-type cdcCase struct {
-	ID             string `json:"id"`
-	Suite          string `json:"suite"`
-	Name           string `json:"name"`
-	VaccineGroup   string `json:"vaccine_group"`
-	AssessmentDate string `json:"assessment_date"`
-	Patient        struct {
-		DOB    string `json:"dob"`
-		Gender string `json:"gender"`
-	} `json:"patient"`
-	Observations []struct {
-		Code string  `json:"code"`
-		Date *string `json:"date"`
-	} `json:"observations"`
-	Doses []struct {
-		Seq                      int     `json:"seq"`
-		Date                     string  `json:"date"`
-		CVX                      string  `json:"cvx"`
-		MVX                      *string `json:"mvx"`
-		ExpectedEvaluationStatus *string `json:"expected_evaluation_status"`
-		ExpectedReasonCode       *string `json:"expected_evaluation_reason_code"`
-	} `json:"doses"`
-	Expected struct {
-		SeriesStatus       string  `json:"series_status"`
-		ForecastDoseNumber *int    `json:"forecast_dose_number"`
-		Earliest           *string `json:"earliest"`
-		Recommended        *string `json:"recommended"`
-		PastDue            *string `json:"past_due"`
-	} `json:"expected_forecast"`
-}
 
 type baseline struct {
 	Comment string         `json:"comment"`
@@ -66,119 +34,27 @@ type baseline struct {
 	Groups  map[string]int `json:"groups"` // passes per vaccine group
 }
 
-func loadCases(t testing.TB) []cdcCase {
-	t.Helper()
-	f, err := os.Open("testdata/testcases.jsonl")
+func loadCases(tb testing.TB) []cdccase.Case {
+	tb.Helper()
+	cases, err := cdccase.Load("testdata/testcases.jsonl")
 	if err != nil {
-		t.Fatalf("open test cases: %v", err)
-	}
-	defer f.Close()
-	var cases []cdcCase
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 0, 1<<20), 16<<20)
-	for line := 1; sc.Scan(); line++ {
-		var c cdcCase
-		if err := json.Unmarshal(sc.Bytes(), &c); err != nil {
-			t.Fatalf("test case line %d: %v", line, err)
-		}
-		cases = append(cases, c)
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatalf("read test cases: %v", err)
+		tb.Fatal(err)
 	}
 	return cases
 }
 
-func (c *cdcCase) input(t testing.TB) forecast.Input {
-	t.Helper()
-	in := forecast.Input{
-		AssessmentDate: forecast.MustDate(c.AssessmentDate),
-		BirthDate:      forecast.MustDate(c.Patient.DOB),
-		Gender:         forecast.ParseGender(c.Patient.Gender),
-	}
-	for _, d := range c.Doses {
-		dose := forecast.Dose{ID: fmt.Sprint(d.Seq), Date: forecast.MustDate(d.Date), CVX: d.CVX}
-		if d.MVX != nil {
-			dose.MVX = *d.MVX
-		}
-		in.Doses = append(in.Doses, dose)
-	}
-	for _, o := range c.Observations {
-		obs := forecast.Observation{Code: o.Code}
-		if o.Date != nil {
-			obs.Date = forecast.MustDate(*o.Date)
-		}
-		in.Observations = append(in.Observations, obs)
+func input(tb testing.TB, c *cdccase.Case) forecast.Input {
+	tb.Helper()
+	in, err := c.Input()
+	if err != nil {
+		tb.Fatalf("case %s: %v", c.ID, err)
 	}
 	return in
 }
 
-func strOr(p *string) string {
-	if p == nil {
-		return ""
-	}
-	return *p
-}
-
-// compare returns the differences between the engine's answer and the case.
-func (c *cdcCase) compare(res forecast.Result) []string {
-	var diffs []string
-	for _, d := range c.Doses {
-		want := strOr(d.ExpectedEvaluationStatus)
-		ev, ok := res.GroupEvaluation(c.VaccineGroup, fmt.Sprint(d.Seq))
-		if !ok {
-			// The dose carries no antigen of the tested group (a varicella
-			// dose in an MMR case): CDC expects its own evaluation.
-			ev, ok = doseEvaluation(res, fmt.Sprint(d.Seq))
-		}
-		got := ""
-		if ok {
-			got = ev.Status.String()
-		}
-		if want != got {
-			diffs = append(diffs, fmt.Sprintf("dose %d (%s CVX %s): status %q, want %q (reason %s, want %s)",
-				d.Seq, d.Date, d.CVX, got, want, ev.ReasonCode, strOr(d.ExpectedReasonCode)))
-		}
-	}
-	g, ok := res.Group(c.VaccineGroup)
-	if !ok {
-		return append(diffs, "no forecast for "+c.VaccineGroup)
-	}
-	e := &c.Expected
-	if g.Status.String() != e.SeriesStatus {
-		diffs = append(diffs, fmt.Sprintf("series status %q, want %q (%s)", g.Status, e.SeriesStatus, g.Reason))
-	}
-	wantNum := 0
-	if e.ForecastDoseNumber != nil {
-		wantNum = *e.ForecastDoseNumber
-	}
-	if g.DoseNumber != wantNum {
-		diffs = append(diffs, fmt.Sprintf("dose number %d, want %d", g.DoseNumber, wantNum))
-	}
-	for _, x := range []struct {
-		name string
-		got  forecast.Date
-		want *string
-	}{{"earliest", g.Earliest, e.Earliest}, {"recommended", g.Recommended, e.Recommended}, {"past due", g.PastDue, e.PastDue}} {
-		if x.got.String() != strOr(x.want) {
-			diffs = append(diffs, fmt.Sprintf("%s %q, want %q", x.name, x.got, strOr(x.want)))
-		}
-	}
-	if len(diffs) > 0 {
-		diffs = append(diffs, fmt.Sprintf("(series %q)", g.SeriesName))
-	}
-	return diffs
-}
-
-// doseEvaluation combines a dose's evaluations over every vaccine group.
-func doseEvaluation(res forecast.Result, id string) (forecast.DoseEvaluation, bool) {
-	for _, g := range res.Groups {
-		if ev, ok := res.GroupEvaluation(g.VaccineGroup, id); ok {
-			return ev, true
-		}
-	}
-	return forecast.DoseEvaluation{}, false
-}
+// engineOpts: the engine's own test grades a dose's status in the tested
+// vaccine group, whichever series (standard or risk) produced it.
+var engineOpts = cdccase.Options{}
 
 func TestCDCCases(t *testing.T) {
 	eng, err := forecast.Default()
@@ -200,24 +76,21 @@ func TestCDCCases(t *testing.T) {
 			byGroup[c.VaccineGroup] = tl
 		}
 		tl.total++
-		res, err := eng.Forecast(c.input(t))
+		res, err := eng.Forecast(input(t, c))
 		var diffs []string
 		if err != nil {
 			diffs = []string{"error: " + err.Error()}
 		} else {
-			diffs = c.compare(res)
+			diffs = c.Compare(res, engineOpts)
 		}
 		if err == nil {
-			for _, d := range c.Doses {
-				want := strOr(d.ExpectedReasonCode)
+			for i, d := range c.Doses {
+				want := cdccase.Str(d.ExpectedReasonCode)
 				if want == "" {
 					continue
 				}
 				reasonsWanted++
-				ev, ok := res.GroupEvaluation(c.VaccineGroup, fmt.Sprint(d.Seq))
-				if !ok {
-					ev, _ = doseEvaluation(res, fmt.Sprint(d.Seq))
-				}
+				ev, _ := c.Evaluation(res, i, engineOpts)
 				if string(ev.ReasonCode) == want {
 					reasonsMatched++
 				} else {
@@ -295,7 +168,7 @@ func TestCDCCaseTrace(t *testing.T) {
 		if c.ID != *traceCase {
 			continue
 		}
-		in := c.input(t)
+		in := input(t, &c)
 		in.Trace = true
 		res, err := eng.Forecast(in)
 		if err != nil {
@@ -312,7 +185,7 @@ func TestCDCCaseTrace(t *testing.T) {
 				t.Logf("additional %+v", a)
 			}
 		}
-		t.Logf("diffs %v", c.compare(res))
+		t.Logf("diffs %v", c.Compare(res, engineOpts))
 		return
 	}
 	t.Fatalf("no case %s", *traceCase)

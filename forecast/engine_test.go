@@ -217,7 +217,7 @@ func TestConcurrentUse(t *testing.T) {
 	}
 	want := make([]string, len(cases))
 	for i := range cases {
-		res, err := eng.Forecast(cases[i].input(t))
+		res, err := eng.Forecast(input(t, &cases[i]))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -230,7 +230,7 @@ func TestConcurrentUse(t *testing.T) {
 		go func(w int) {
 			defer wg.Done()
 			for i := w; i < len(cases); i += 4 {
-				res, err := eng.Forecast(cases[i].input(t))
+				res, err := eng.Forecast(input(t, &cases[i]))
 				if err != nil || fmt.Sprintf("%+v %+v", res.Groups, res.Evaluations) != want[i] {
 					errs <- cases[i].ID
 					return

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/immunis/immunis/forecast"
+	"github.com/immunis/immunis/forecast/cdccase"
 )
 
 // parsedCase is one patient ready for the engine.
@@ -44,83 +45,26 @@ func parseCase(b []byte, eng *forecast.Engine) (parsedCase, error) {
 	}
 }
 
-// testCase is the part of the CDC test-case schema the CLI reads; every
-// expected_* field is ignored.
-type testCase struct {
-	ID           string `json:"id"`
-	VaccineGroup string `json:"vaccine_group"`
-	Patient      struct {
-		DOB    string `json:"dob"`
-		Gender string `json:"gender"`
-	} `json:"patient"`
-	AssessmentDate string `json:"assessment_date"`
-	Observations   []struct {
-		Code string  `json:"code"`
-		Date *string `json:"date"`
-	} `json:"observations"`
-	Doses []struct {
-		Seq  int     `json:"seq"`
-		Date string  `json:"date"`
-		CVX  string  `json:"cvx"`
-		MVX  *string `json:"mvx"`
-	} `json:"doses"`
-}
-
+// parseTestCase reads the CDC test-case form (its expected_* fields are
+// ignored) and checks every CVX is one the engine knows.
 func parseTestCase(b []byte, eng *forecast.Engine) (parsedCase, error) {
-	var tc testCase
+	var tc cdccase.Case
 	if err := json.Unmarshal(b, &tc); err != nil {
 		return parsedCase{}, fmt.Errorf("test case: %w", err)
 	}
 	pc := parsedCase{id: tc.ID, group: strings.TrimSpace(tc.VaccineGroup)}
-	if strings.TrimSpace(tc.Patient.DOB) == "" {
-		return pc, errors.New("missing birth date (patient.dob)")
+	in, err := tc.Input()
+	if err != nil {
+		return pc, err
 	}
-	var err error
-	if pc.in.BirthDate, err = forecast.ParseDate(tc.Patient.DOB); err != nil {
-		return pc, fmt.Errorf("patient.dob: %w", err)
-	}
-	pc.in.Gender = forecast.ParseGender(tc.Patient.Gender)
-	if tc.AssessmentDate != "" {
-		if pc.in.AssessmentDate, err = forecast.ParseDate(tc.AssessmentDate); err != nil {
-			return pc, fmt.Errorf("assessment_date: %w", err)
+	for i, d := range in.Doses {
+		if !eng.KnownCVX(d.CVX) {
+			return pc, fmt.Errorf("dose %s: unknown CVX %q", d.ID, d.CVX)
 		}
-	}
-	for i, o := range tc.Observations {
-		obs := forecast.Observation{Code: strings.TrimSpace(o.Code)}
-		if obs.Code == "" {
-			return pc, fmt.Errorf("observation %d: missing code", i+1)
-		}
-		if o.Date != nil && *o.Date != "" {
-			if obs.Date, err = forecast.ParseDate(*o.Date); err != nil {
-				return pc, fmt.Errorf("observation %d: %w", i+1, err)
-			}
-		}
-		pc.in.Observations = append(pc.in.Observations, obs)
-	}
-	for i, d := range tc.Doses {
-		seq := d.Seq
-		if seq == 0 {
-			seq = i + 1
-		}
-		dose := forecast.Dose{ID: strconv.Itoa(seq), CVX: strings.TrimSpace(d.CVX)}
-		if d.Date == "" {
-			return pc, fmt.Errorf("dose %d: missing date", seq)
-		}
-		if dose.Date, err = forecast.ParseDate(d.Date); err != nil {
-			return pc, fmt.Errorf("dose %d: %w", seq, err)
-		}
-		if dose.CVX == "" {
-			return pc, fmt.Errorf("dose %d: missing CVX", seq)
-		}
-		if !eng.KnownCVX(dose.CVX) {
-			return pc, fmt.Errorf("dose %d: unknown CVX %q", seq, dose.CVX)
-		}
-		if d.MVX != nil {
-			dose.MVX = *d.MVX
-		}
-		pc.in.Doses = append(pc.in.Doses, dose)
+		seq, _ := strconv.Atoi(tc.DoseID(i))
 		pc.seqs = append(pc.seqs, seq)
 	}
+	pc.in = in
 	return pc, nil
 }
 
