@@ -388,6 +388,9 @@ func TestTransaction(t *testing.T) {
 		if g := s.Do(t, "GET", "Patient/chosen-1", nil).Expect(t, 200).JSON(t); g["active"] != false {
 			t.Errorf("transaction patch not applied: %v", g)
 		}
+		// a patch entry may not change the id (as PATCH itself may not)
+		idPatch := base64.StdEncoding.EncodeToString([]byte(`[{"op":"replace","path":"/id","value":"other-id"}]`))
+		s.Do(t, "POST", "", `{"resourceType":"Bundle","type":"transaction","entry":[{"resource":{"resourceType":"Binary","contentType":"application/json-patch+json","data":"`+idPatch+`"},"request":{"method":"PATCH","url":"Patient/chosen-1"}}]}`).Expect(t, 422)
 		s.Do(t, "POST", "", `{"resourceType":"Bundle","type":"transaction","entry":[{"request":{"method":"DELETE","url":"Patient/chosen-1"}}]}`).Expect(t, 200)
 		s.Do(t, "GET", "Patient/chosen-1", nil).Expect(t, 410)
 	})

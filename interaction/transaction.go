@@ -452,38 +452,11 @@ func (s *Service) runEntry(ctx context.Context, tx store.Tx, e *entry, at time.T
 			e.status = "201 Created"
 		}
 	case "PATCH":
-		if err := tx.Lock(ctx, lockKey(e.typ, e.id)); err != nil {
-			return err
-		}
-		cur, err := tx.Current(ctx, e.typ, e.id)
+		r, obj, err := s.patchIn(ctx, tx, e.typ, e.id, e.patch, e.ifMatch, at)
 		if err != nil {
-			return err
-		}
-		if cur == nil {
-			return notFoundResource(e.typ, e.id)
-		}
-		if cur.Deleted {
-			return goneResource(cur)
-		}
-		if err := s.guardCurrent(ctx, tx, auth.InteractionPatch, auth.PermUpdate, cur); err != nil {
-			return err
-		}
-		patched, err := e.patch.Apply(cur.Body)
-		if err != nil {
-			return fhir.Errorf(fhir.KindUnprocessable, fhir.IssueProcessing, "IMM-PATCH-002", "the patch cannot be applied: %v", err)
-		}
-		obj, err := s.parse(e.typ, patched)
-		if err != nil {
-			return err
-		}
-		if err := s.resolveReferences(ctx, tx, e.typ, obj, nil); err != nil {
 			return err
 		}
 		e.obj = obj
-		r, err := s.updateIn(ctx, tx, e.typ, e.id, obj, e.ifMatch, "PATCH", at)
-		if err != nil {
-			return err
-		}
 		e.res, e.status = r.Resource, "200 OK"
 	case "DELETE":
 		if e.id == "" {
