@@ -2,7 +2,6 @@ package server
 
 import (
 	"compress/gzip"
-	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -69,21 +68,10 @@ func (s *Server) exportKickOff(c *gin.Context, typ, id string) {
 		req.URL += "?" + c.Request.URL.RawQuery
 	}
 	if c.Request.Method == http.MethodPost {
-		body, err := io.ReadAll(c.Request.Body)
+		body, err := s.readOptionalBody(c)
 		if err != nil {
-			var mbe *http.MaxBytesError
-			if errors.As(err, &mbe) {
-				s.writeError(c, tooLarge(s.MaxBody))
-				return
-			}
-			s.writeError(c, fhir.Invalid("IMM-HTTP-003", "", "could not read the request body: %v", err))
+			s.writeError(c, err)
 			return
-		}
-		if len(body) > 0 {
-			if _, err := checkContentType(c, false); err != nil {
-				s.writeError(c, err)
-				return
-			}
 		}
 		req.Body = body
 	}

@@ -1,8 +1,6 @@
 package server
 
 import (
-	"errors"
-	"io"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -21,22 +19,11 @@ func (s *Server) immdsForecast(c *gin.Context, _, id string) {
 		return
 	}
 	var body []byte
-	if c.Request.Method == http.MethodPost && c.Request.Body != nil {
-		b, err := io.ReadAll(c.Request.Body)
+	if c.Request.Method == http.MethodPost {
+		b, err := s.readOptionalBody(c)
 		if err != nil {
-			var mbe *http.MaxBytesError
-			if errors.As(err, &mbe) {
-				s.writeError(c, tooLarge(s.MaxBody))
-				return
-			}
-			s.writeError(c, fhir.Invalid("IMM-HTTP-003", "", "could not read the request body: %v", err))
+			s.writeError(c, err)
 			return
-		}
-		if len(b) > 0 {
-			if _, err := checkContentType(c, false); err != nil {
-				s.writeError(c, err)
-				return
-			}
 		}
 		body = b
 	}

@@ -195,6 +195,34 @@ func tooLarge(limit int64) *fhir.Error {
 
 // readBody reads the whole body, answering 413 beyond the limit.
 func (s *Server) readBody(c *gin.Context) ([]byte, error) {
+	b, err := s.readAll(c)
+	if err != nil {
+		return nil, err
+	}
+	if len(strings.TrimSpace(string(b))) == 0 {
+		return nil, fhir.Invalid("IMM-HTTP-004", "", "the request body is empty")
+	}
+	return b, nil
+}
+
+// readOptionalBody reads the body of an operation, which may take its
+// parameters from the URL instead; a body that is there must be FHIR JSON.
+func (s *Server) readOptionalBody(c *gin.Context) ([]byte, error) {
+	b, err := s.readAll(c)
+	if err != nil || len(b) == 0 {
+		return nil, err
+	}
+	if _, err := checkContentType(c, false); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// readAll reads the whole body (none is nil), answering 413 beyond the limit.
+func (s *Server) readAll(c *gin.Context) ([]byte, error) {
+	if c.Request.Body == nil {
+		return nil, nil
+	}
 	b, err := io.ReadAll(c.Request.Body)
 	if err != nil {
 		var mbe *http.MaxBytesError
@@ -202,9 +230,6 @@ func (s *Server) readBody(c *gin.Context) ([]byte, error) {
 			return nil, tooLarge(s.MaxBody)
 		}
 		return nil, fhir.Invalid("IMM-HTTP-003", "", "could not read the request body: %v", err)
-	}
-	if len(strings.TrimSpace(string(b))) == 0 {
-		return nil, fhir.Invalid("IMM-HTTP-004", "", "the request body is empty")
 	}
 	return b, nil
 }
