@@ -87,10 +87,10 @@ func run(clients int, dur time.Duration, bin string, pg bool) error {
 	if err != nil {
 		return err
 	}
-	cpu0 := s.cpuTime()
-	res, err := load(clients, dur, "POST", s.base+"/$immds-forecast", body)
-	cpu := s.cpuTime() - cpu0
-	s.stop()
+	cpu0 := s.CPUTime()
+	res, err := load(clients, dur, "POST", s.Base+"/$immds-forecast", body)
+	cpu := s.CPUTime() - cpu0
+	s.Stop()
 	if err != nil {
 		return err
 	}
@@ -114,11 +114,11 @@ func run(clients int, dur time.Duration, bin string, pg bool) error {
 	if err != nil {
 		return err
 	}
-	defer s.stop()
-	if err := do("POST", s.base, childBundle()); err != nil {
+	defer s.Stop()
+	if err := do("POST", s.Base, childBundle()); err != nil {
 		return err
 	}
-	url := s.base + "/Patient/bench-child/$immds-forecast?assessmentDate=" + childAssessment
+	url := s.Base + "/Patient/bench-child/$immds-forecast?assessmentDate=" + childAssessment
 	one, err := load(1, dur/2, "GET", url, nil)
 	if err != nil {
 		return err

@@ -36,10 +36,9 @@ func Start(ctx context.Context, bin string, args ...string) (*Server, error) {
 			return nil, err
 		}
 		s.dir = dir
-		bin = filepath.Join(dir, "immunis")
-		if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/immunis").CombinedOutput(); err != nil {
+		if bin, err = Build(dir); err != nil {
 			os.RemoveAll(dir)
-			return nil, fmt.Errorf("go build ./cmd/immunis (run from the repository root): %v\n%s", err, out)
+			return nil, err
 		}
 	}
 	s.cmd = exec.CommandContext(ctx, bin, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
@@ -67,6 +66,31 @@ func Start(ctx context.Context, bin string, args ...string) (*Server, error) {
 		return nil, fmt.Errorf("server did not start")
 	}
 	return s, nil
+}
+
+// Build builds ./cmd/immunis into dir (run from the repository root) and
+// returns the binary's path.
+func Build(dir string) (string, error) {
+	bin := filepath.Join(dir, "immunis")
+	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/immunis").CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./cmd/immunis (run from the repository root): %v\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// CPUTime is the server's user+system CPU time so far (Linux /proc).
+func (s *Server) CPUTime() time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * time.Second / 100 // USER_HZ
 }
 
 // Pid is the server's process id.
