@@ -38,20 +38,13 @@ import (
 )
 
 var (
-	adminURL = flag.String("admin-url", envOr("IMMUNIS_TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"), "PostgreSQL maintenance database URL")
+	adminURL = flag.String("admin-url", benchdb.AdminURL(), "PostgreSQL maintenance database URL")
 	creates  = flag.Int("creates", 20000, "single creates to send")
 	bundles  = flag.Int("bundles", 100, "transaction Bundles of 100 Immunizations to send")
 	clients  = flag.Int("clients", 16, "concurrent clients")
 	patients = flag.Int("patients", 1000, "Patients to create first")
 	profile  = flag.Bool("profile", true, "profile the server's CPU during the single-create phase")
 )
-
-func envOr(k, def string) string {
-	if v := os.Getenv(k); v != "" {
-		return v
-	}
-	return def
-}
 
 func main() {
 	flag.Parse()

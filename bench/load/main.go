@@ -29,17 +29,10 @@ import (
 )
 
 var (
-	adminURL = flag.String("admin-url", envOr("IMMUNIS_TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"), "PostgreSQL maintenance database URL")
+	adminURL = flag.String("admin-url", benchdb.AdminURL(), "PostgreSQL maintenance database URL")
 	patients = flag.Int("patients", 100000, "synthetic patients")
 	keep     = flag.String("keep", "", "keep the synthetic NDJSON in this directory")
 )
-
-func envOr(k, def string) string {
-	if v := os.Getenv(k); v != "" {
-		return v
-	}
-	return def
-}
 
 func main() {
 	flag.Parse()

@@ -6,9 +6,31 @@ import (
 	"database/sql"
 	"fmt"
 	"net/url"
+	"os"
 
 	"github.com/lib/pq"
 )
+
+// AdminURL is the maintenance database of the PostgreSQL server the
+// benchmarks use: IMMUNIS_TEST_DATABASE_URL (as for the tests), else the
+// local server with trust auth.
+func AdminURL() string {
+	if u := os.Getenv("IMMUNIS_TEST_DATABASE_URL"); u != "" {
+		return u
+	}
+	return "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+}
+
+// Drop drops database name (forcing connections closed).
+func Drop(adminURL, name string) error {
+	db, err := sql.Open("postgres", adminURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	_, err = db.Exec(`DROP DATABASE IF EXISTS ` + pq.QuoteIdentifier(name) + ` WITH (FORCE)`)
+	return err
+}
 
 // Fresh drops and creates database name on the server of adminURL and
 // returns the new database's URL.
