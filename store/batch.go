@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"sort"
 	"strings"
@@ -52,36 +53,23 @@ func (t *tx) LockMany(ctx context.Context, keys []string) error {
 // from the map.
 func (t *tx) CurrentMany(ctx context.Context, typ string, ids []string) (map[string]*fhir.Resource, error) {
 	out := make(map[string]*fhir.Resource, len(ids))
-	for start := 0; start < len(ids); start += batchChunk {
-		chunk := ids[start:min(start+batchChunk, len(ids))]
-		args := []any{typ}
-		ph := make([]string, len(chunk))
-		for i, id := range chunk {
-			args = append(args, id)
-			ph[i] = fmt.Sprintf("$%d", i+2)
-		}
-		rows, err := t.tx.QueryContext(ctx, `SELECT `+search.ResourceColumns+` FROM resource r WHERE r.type = $1 AND r.id IN (`+strings.Join(ph, ", ")+`)`, args...)
-		if err != nil {
-			return nil, fmt.Errorf("read %d %s: %w", len(chunk), typ, err)
-		}
-		for rows.Next() {
-			r, _, err := scanResource(rows, nil)
-			if err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("read %s: %w", typ, err)
-			}
+	err := t.eachByID(ctx, search.ResourceColumns, typ, ids, func(rows *sql.Rows) error {
+		r, _, err := scanResource(rows, nil)
+		if err == nil {
 			out[r.ID] = r
 		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, fmt.Errorf("read %s: %w", typ, err)
-		}
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read %d %s: %w", len(ids), typ, err)
 	}
 	return out, nil
 }
 
 // LiveMany reports which of typ/ids exist and are not deleted, keeping them
-// from being deleted until the transaction ends (like Live).
+// from being deleted until the transaction ends (like Live): PostgreSQL
+// locks the rows FOR SHARE in one prepared statement; the embedded store
+// has one writer, so reading them is enough.
 func (t *tx) LiveMany(ctx context.Context, typ string, ids []string) (map[string]bool, error) {
 	if pg, ok := t.d.(*postgres); ok {
 		m, err := pg.liveMany(ctx, t.tx, typ, ids)
@@ -91,10 +79,22 @@ func (t *tx) LiveMany(ctx context.Context, typ string, ids []string) (map[string
 		return m, nil
 	}
 	out := make(map[string]bool, len(ids))
-	lock := ""
-	if t.d.name() == search.Postgres {
-		lock = " FOR SHARE"
+	err := t.eachByID(ctx, "r.id, r.deleted", typ, ids, func(rows *sql.Rows) error {
+		var id string
+		var deleted any
+		err := rows.Scan(&id, &deleted)
+		out[id] = !truthy(deleted)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("check %d %s exist: %w", len(ids), typ, err)
 	}
+	return out, nil
+}
+
+// eachByID selects cols of the resources typ/ids (in IN lists of at most
+// batchChunk ids) and calls scan per row.
+func (t *tx) eachByID(ctx context.Context, cols, typ string, ids []string, scan func(*sql.Rows) error) error {
 	for start := 0; start < len(ids); start += batchChunk {
 		chunk := ids[start:min(start+batchChunk, len(ids))]
 		args := []any{typ}
@@ -103,23 +103,20 @@ func (t *tx) LiveMany(ctx context.Context, typ string, ids []string) (map[string
 			args = append(args, id)
 			ph[i] = fmt.Sprintf("$%d", i+2)
 		}
-		rows, err := t.tx.QueryContext(ctx, `SELECT id, deleted FROM resource WHERE type = $1 AND id IN (`+strings.Join(ph, ", ")+`)`+lock, args...)
+		rows, err := t.tx.QueryContext(ctx, `SELECT `+cols+` FROM resource r WHERE r.type = $1 AND r.id IN (`+strings.Join(ph, ", ")+`)`, args...)
 		if err != nil {
-			return nil, fmt.Errorf("check %d %s exist: %w", len(chunk), typ, err)
+			return err
 		}
 		for rows.Next() {
-			var id string
-			var deleted any
-			if err := rows.Scan(&id, &deleted); err != nil {
+			if err := scan(rows); err != nil {
 				rows.Close()
-				return nil, fmt.Errorf("check %s exist: %w", typ, err)
+				return err
 			}
-			out[id] = !truthy(deleted)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
-			return nil, fmt.Errorf("check %s exist: %w", typ, err)
+			return err
 		}
 	}
-	return out, nil
+	return nil
 }
