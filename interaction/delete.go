@@ -24,22 +24,13 @@ func (s *Service) Delete(ctx context.Context, typ, id string) (*Result, error) {
 	if !fhir.ValidID(id) {
 		return nil, notFoundResource(typ, id)
 	}
-	var res *Result
-	err := s.Store.Write(ctx, func(tx store.Tx) error {
+	return s.inTx(ctx, func(tx store.Tx) (*Result, error) {
 		r, err := s.deleteIn(ctx, tx, typ, id, s.now())
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if err := s.checkNotReferenced(ctx, tx, typ, id); err != nil {
-			return err
-		}
-		res = r
-		return nil
+		return r, s.checkNotReferenced(ctx, tx, typ, id)
 	})
-	if err != nil {
-		return nil, storeErr(err)
-	}
-	return res, nil
 }
 
 func (s *Service) deleteIn(ctx context.Context, tx store.Tx, typ, id string, at time.Time) (*Result, error) {
@@ -87,33 +78,23 @@ func (s *Service) ConditionalDelete(ctx context.Context, typ, query string) (*Re
 	if err := s.allowWrite(ctx, auth.InteractionDelete, typ, "", true); err != nil {
 		return nil, err
 	}
-	var res *Result
-	err := s.Store.Write(ctx, func(tx store.Tx) error {
+	return s.inTx(ctx, func(tx store.Tx) (*Result, error) {
 		found, err := s.searchInTx(ctx, tx, typ, query)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		switch len(found) {
 		case 0:
-			res = &Result{NoOp: true}
-			return nil
+			return &Result{NoOp: true}, nil
 		case 1:
 		default:
-			return fhir.Errorf(fhir.KindPreconditionFailed, fhir.IssueMultipleMatches, "IMM-COND-006",
+			return nil, fhir.Errorf(fhir.KindPreconditionFailed, fhir.IssueMultipleMatches, "IMM-COND-006",
 				"conditional delete criteria %q match more than one %s", query, typ)
 		}
 		r, err := s.deleteIn(ctx, tx, typ, found[0].ID, s.now())
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if err := s.checkNotReferenced(ctx, tx, typ, found[0].ID); err != nil {
-			return err
-		}
-		res = r
-		return nil
+		return r, s.checkNotReferenced(ctx, tx, typ, found[0].ID)
 	})
-	if err != nil {
-		return nil, storeErr(err)
-	}
-	return res, nil
 }

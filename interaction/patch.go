@@ -28,22 +28,13 @@ func (s *Service) Patch(ctx context.Context, typ, id string, patchBody []byte, i
 	if err != nil {
 		return nil, fhir.Invalid("IMM-PATCH-001", "", "the body is not a JSON Patch document: %v", err)
 	}
-	var res *Result
-	err = s.Store.Write(ctx, func(tx store.Tx) error {
+	return s.inTx(ctx, func(tx store.Tx) (*Result, error) {
 		r, obj, err := s.patchIn(ctx, tx, typ, id, patch, ifMatch, s.now())
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if err := s.verifyReferences(ctx, tx, typ, obj); err != nil {
-			return err
-		}
-		res = r
-		return nil
+		return r, s.verifyReferences(ctx, tx, typ, obj)
 	})
-	if err != nil {
-		return nil, storeErr(err)
-	}
-	return res, nil
 }
 
 // patchIn applies patch to the current version of typ/id inside tx, under

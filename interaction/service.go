@@ -178,28 +178,35 @@ func (s *Service) version(typ, id string, obj fhir.Object, prev *fhir.Resource, 
 	return &store.Version{New: res, Prev: prev, Index: &ix}, nil
 }
 
-// writeOne runs one write interaction in its own database transaction:
-// resolve the references of obj, do the write, verify the references.
-func (s *Service) writeOne(ctx context.Context, typ string, obj fhir.Object, do func(tx store.Tx, at time.Time) (*Result, error)) (*Result, error) {
+// inTx runs fn in one database transaction (retried from the start on a
+// serialization failure) and returns its result, store errors made FHIR
+// errors.
+func (s *Service) inTx(ctx context.Context, fn func(tx store.Tx) (*Result, error)) (*Result, error) {
 	var res *Result
 	err := s.Store.Write(ctx, func(tx store.Tx) error {
-		if err := s.resolveReferences(ctx, tx, typ, obj, nil); err != nil {
-			return err
-		}
-		r, err := do(tx, s.now())
-		if err != nil {
-			return err
-		}
-		if err := s.verifyReferences(ctx, tx, typ, obj); err != nil {
-			return err
-		}
+		r, err := fn(tx)
 		res = r
-		return nil
+		return err
 	})
 	if err != nil {
 		return nil, storeErr(err)
 	}
 	return res, nil
+}
+
+// writeOne runs one write interaction in its own database transaction:
+// resolve the references of obj, do the write, verify the references.
+func (s *Service) writeOne(ctx context.Context, typ string, obj fhir.Object, do func(tx store.Tx, at time.Time) (*Result, error)) (*Result, error) {
+	return s.inTx(ctx, func(tx store.Tx) (*Result, error) {
+		if err := s.resolveReferences(ctx, tx, typ, obj, nil); err != nil {
+			return nil, err
+		}
+		r, err := do(tx, s.now())
+		if err != nil {
+			return nil, err
+		}
+		return r, s.verifyReferences(ctx, tx, typ, obj)
+	})
 }
 
 // tombstone writes a deleted version of prev.
