@@ -42,15 +42,9 @@ type LoadResult struct {
 	Err      error
 }
 
-// ParseResource validates a resource body as create and update do, for
-// loaders that validate in parallel before batching.
-func (s *Service) ParseResource(body []byte) (string, fhir.Object, error) {
-	return s.parseAny(body)
-}
-
-// ValidateDecoded runs the validation of ParseResource on a body the
-// caller already decoded with fhir.DecodeStrict into obj (so loaders decode
-// each resource once).
+// ValidateDecoded validates a resource as create and update do, for
+// loaders that decode once (fhir.DecodeStrict into obj) and validate in
+// parallel before batching.
 func (s *Service) ValidateDecoded(typ string, body []byte, obj fhir.Object) error {
 	if err := s.CheckType(typ); err != nil {
 		return err

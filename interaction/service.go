@@ -111,23 +111,6 @@ func (s *Service) checkRules(typ string, obj fhir.Object) error {
 	return nil
 }
 
-// parseAny validates a resource whose type is given by its body (batch
-// entries), answering 404-style errors for unsupported types.
-func (s *Service) parseAny(body []byte) (string, fhir.Object, error) {
-	obj, err := s.Validator.Parse(body)
-	if err != nil {
-		return "", nil, err
-	}
-	typ := fhir.Str(obj, "resourceType")
-	if err := s.CheckType(typ); err != nil {
-		return "", nil, err
-	}
-	if err := s.checkRules(typ, obj); err != nil {
-		return "", nil, err
-	}
-	return typ, obj, nil
-}
-
 // write stores obj as the next version of typ/id inside tx. prev is the
 // current version read under the lock (nil when none). References must
 // already be resolved (resolveReferences); the caller verifies them

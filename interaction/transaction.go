@@ -183,10 +183,16 @@ func (s *Service) parseEntry(i int, m fhir.Object, transaction bool) (*entry, er
 		if err != nil {
 			return nil, fhir.Internal(err)
 		}
-		typ, obj, err := s.parseAny(body)
-		if err != nil {
+		// The Bundle was decoded strictly already: validate the entry's
+		// tree without decoding it again.
+		typ := fhir.Str(res, "resourceType")
+		if typ == "" {
+			return nil, fhir.Invalid("IMM-VAL-001", fmt.Sprintf("Bundle.entry[%d].resource.resourceType", i), "the resource has no resourceType")
+		}
+		if err := s.ValidateDecoded(typ, body, res); err != nil {
 			return nil, err
 		}
+		obj := res
 		if typ != e.typ {
 			return nil, fhir.Invalid("IMM-TX-005", fmt.Sprintf("Bundle.entry[%d].request.url", i), "request.url %q does not match resourceType %q", rawURL, typ)
 		}
