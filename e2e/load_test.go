@@ -294,3 +294,29 @@ func TestLoadKilledAndRestarted(t *testing.T) {
 		t.Errorf("%d resources stored, want %d", total, want)
 	}
 }
+
+// TestLoadOverHTTP: --server loads through a running server (batch
+// Bundles); a second run reports everything unchanged.
+func TestLoadOverHTTP(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "small.ndjson")
+	lines := []string{
+		`{"resourceType":"Patient","id":"h1","gender":"female","birthDate":"2020-01-01"}`,
+		`{"resourceType":"Immunization","id":"h-imm-1","status":"completed","vaccineCode":{"coding":[{"system":"http://hl7.org/fhir/sid/cvx","code":"08"}]},"patient":{"reference":"Patient/h1"},"occurrenceDateTime":"2020-02-01"}`,
+		`{"resourceType":"Patient","id":"h2","gender":"robot"}`,
+		`{"resourceType":"Encounter","id":"e1","status":"finished","class":{"code":"AMB"}}`,
+	}
+	if err := os.WriteFile(in, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := Start(t, "sqlite", nil)
+	out, _, code := runCLI(t, "load", "--server", s.Base, in)
+	if got := parseSummary(t, out); code == 0 || got.created != 2 || got.rejected != 1 || got.skipped != 1 {
+		t.Errorf("first load over HTTP: %+v (exit %d), want 2 created, 1 rejected, 1 skipped, non-zero exit", got, code)
+	}
+	out, _, _ = runCLI(t, "load", "--server", s.Base, in)
+	if got := parseSummary(t, out); got.unchanged != 2 || got.created != 0 || got.updated != 0 {
+		t.Errorf("second load over HTTP: %+v, want 2 unchanged", got)
+	}
+	s.Do(t, "GET", "Immunization/h-imm-1", nil).Expect(t, 200)
+}

@@ -606,8 +606,14 @@ func (s *Service) batch(ctx context.Context, entries []*entry) {
 	}
 }
 
-// NoChange is the message of updates that wrote no version.
-const NoChange = "no change: the resource was identical to the current version"
+// NoChangeMsgID is the message id of the outcome of an update that wrote no
+// version (the resource was identical); clients and loaders match on it.
+const NoChangeMsgID = "IMM-WRITE-001"
+
+func noChange() []fhir.Issue {
+	return []fhir.Issue{{Severity: fhir.SeverityInformation, Code: fhir.IssueInformational, MsgID: NoChangeMsgID,
+		Diagnostics: "no change: the resource was identical to the current version"}}
+}
 
 // responseEntry renders the response entry of e.
 func (s *Service) responseEntry(e *entry, opt BundleOptions) fhir.Entry {
@@ -624,7 +630,7 @@ func (s *Service) responseEntry(e *entry, opt BundleOptions) fhir.Entry {
 		return out
 	}
 	if e.noop {
-		out.Response.Outcome = fhir.MustMarshal(fhir.OutcomeObject(fhir.Information(NoChange)))
+		out.Response.Outcome = fhir.MustMarshal(fhir.OutcomeObject(noChange()))
 	}
 	if r := e.res; r != nil {
 		out.FullURL = s.BaseURL + "/" + r.Ref()

@@ -64,7 +64,7 @@ func (s *Service) updateIn(ctx context.Context, tx store.Tx, typ, id string, obj
 		}
 	}
 	if cur != nil && !cur.Deleted && sameContent(cur.Body, obj) {
-		return &Result{Resource: cur, NoOp: true}, nil
+		return &Result{Resource: cur, NoOp: true, Issues: noChange()}, nil
 	}
 	r, err := s.write(ctx, tx, typ, id, obj, cur, method, at)
 	if err != nil {

@@ -174,7 +174,7 @@ func (h *HTTPSink) Write(ctx context.Context, batch []*Parsed) ([]Result, error)
 			res[i].Outcome = interaction.LoadCreated
 		case strings.HasPrefix(st, "200"):
 			res[i].Outcome = interaction.LoadUpdated
-			if bytes.Contains(e.Response.Outcome, []byte("no change")) {
+			if bytes.Contains(e.Response.Outcome, []byte(interaction.NoChangeMsgID)) {
 				res[i].Outcome = interaction.LoadUnchanged
 			}
 		default:

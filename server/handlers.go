@@ -351,11 +351,8 @@ func (s *Server) writeResult(c *gin.Context, status int, res *interaction.Result
 		issues := res.Issues
 		if len(issues) == 0 {
 			msg := "updated"
-			switch {
-			case res.Created:
+			if res.Created {
 				msg = "created"
-			case res.NoOp:
-				msg = interaction.NoChange
 			}
 			issues = fhir.Information(msg)
 		}
