@@ -24,9 +24,10 @@ type Exports struct {
 
 // ExportRequest is a kick-off as the server received it.
 type ExportRequest struct {
-	Level   bulk.Level
-	GroupID string
-	Method  string
+	// Type and ID name where $export was asked: "" (system), "Patient",
+	// or "Group" with the Group's id.
+	Type, ID string
+	Method   string
 	Query   url.Values
 	// Body is a POST's Parameters resource (may be empty).
 	Body []byte
@@ -41,9 +42,15 @@ const exportPermission = auth.PermRead | auth.PermSearch
 
 // KickOff starts an export.
 func (e *Exports) KickOff(ctx context.Context, req ExportRequest) (*bulk.Accepted, error) {
-	k := &bulk.KickOff{Level: req.Level, GroupID: req.GroupID, Method: req.Method, Request: req.URL, Lenient: req.Lenient}
-	if req.Level == bulk.LevelGroup && !fhir.ValidID(req.GroupID) {
-		return nil, notFoundResource("Group", req.GroupID)
+	k := &bulk.KickOff{Level: bulk.LevelSystem, Method: req.Method, Request: req.URL, Lenient: req.Lenient}
+	switch req.Type {
+	case "Patient":
+		k.Level = bulk.LevelPatient
+	case "Group":
+		k.Level, k.GroupID = bulk.LevelGroup, req.ID
+	}
+	if k.Level == bulk.LevelGroup && !fhir.ValidID(k.GroupID) {
+		return nil, notFoundResource("Group", k.GroupID)
 	}
 	params, err := exportParams(req)
 	if err != nil {

@@ -19,7 +19,9 @@ type SearchRequest struct {
 	Type        string
 	Params      url.Values
 	Compartment string // Patient id for Patient/{id}/{type}
-	Handling    search.Handling
+	// Strict answers unknown or malformed parameters with 400 (Prefer:
+	// handling=strict) instead of ignoring them.
+	Strict bool
 	// Scope is the caller's access restriction (nil: unrestricted); it is
 	// compiled into the SQL of the matches and of the includes.
 	Scope *search.Scope
@@ -34,7 +36,11 @@ func (s *Service) Search(ctx context.Context, req SearchRequest) (*fhir.Bundle, 
 	if err := s.allow(ctx, auth.InteractionSearchType, req.Type, ""); err != nil { // access.go
 		return nil, err
 	}
-	q, err := s.Registry.Parse(req.Type, req.Params, req.Handling)
+	h := search.Lenient
+	if req.Strict {
+		h = search.Strict
+	}
+	q, err := s.Registry.Parse(req.Type, req.Params, h)
 	if err != nil {
 		return nil, err
 	}

@@ -11,7 +11,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/immunis/immunis/bulk"
 	"github.com/immunis/immunis/fhir"
 	"github.com/immunis/immunis/interaction"
 )
@@ -51,14 +50,8 @@ func (s *Server) exportKickOff(c *gin.Context, typ, id string) {
 			"$export runs asynchronously: send Prefer: respond-async"))
 		return
 	}
-	req := interaction.ExportRequest{Level: bulk.LevelSystem, Method: c.Request.Method, Query: c.Request.URL.Query(),
+	req := interaction.ExportRequest{Type: typ, ID: id, Method: c.Request.Method, Query: c.Request.URL.Query(),
 		Lenient: prefer(c, "handling") == "lenient"}
-	switch typ {
-	case "Patient":
-		req.Level = bulk.LevelPatient
-	case "Group":
-		req.Level, req.GroupID = bulk.LevelGroup, id
-	}
 	req.Query.Del("_format")
 	req.Query.Del("_pretty")
 	// The manifest's request is the kick-off URL; a POST's parameters

@@ -11,7 +11,6 @@ import (
 
 	"github.com/immunis/immunis/fhir"
 	"github.com/immunis/immunis/interaction"
-	"github.com/immunis/immunis/search"
 )
 
 // GET /fhir/{type}: metadata, system history, or type search.
@@ -279,12 +278,8 @@ func (s *Server) history(c *gin.Context, typ, id string) {
 }
 
 func (s *Server) search(c *gin.Context, typ string, params url.Values, compartment string) {
-	h := search.Lenient
-	if prefer(c, "handling") == "strict" {
-		h = search.Strict
-	}
 	b, err := s.Service.Search(c.Request.Context(), interaction.SearchRequest{
-		Type: typ, Params: params, Compartment: compartment, Handling: h,
+		Type: typ, Params: params, Compartment: compartment, Strict: prefer(c, "handling") == "strict",
 	})
 	if err != nil {
 		s.writeError(c, err)

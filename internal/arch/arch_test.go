@@ -29,7 +29,7 @@ var allowed = map[string][]string{
 	"bulk":        {"fhir", "search", "store"},
 	"conformance": {"fhir", "search", "profiles", "auth"},
 	"interaction": {"fhir", "profiles", "search", "store", "forecast", "auth", "bulk"},
-	"server":      {"interaction", "auth", "conformance", "fhir", "search", "bulk"},
+	"server":      {"interaction", "auth", "conformance", "fhir"},
 	"loader":      {"fhir", "interaction"},
 	"forecastcli": {"forecast"},
 	"synthcli":    {"synth"},
