@@ -28,7 +28,7 @@ type ExportRequest struct {
 	// or "Group" with the Group's id.
 	Type, ID string
 	Method   string
-	Query   url.Values
+	Query    url.Values
 	// Body is a POST's Parameters resource (may be empty).
 	Body []byte
 	// URL is the kick-off URL as sent (the manifest's request).
