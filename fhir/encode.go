@@ -85,8 +85,15 @@ func AppendString(b []byte, s string) []byte { return appendString(b, s) }
 
 func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
+	// Most strings need no escaping at all: find the plain prefix eight
+	// bytes at a time, copy it in one go, and go byte by byte from there.
+	i := plainPrefix(s)
+	if i == len(s) {
+		b = append(b, s...)
+		return append(b, '"')
+	}
 	start := 0
-	for i := 0; i < len(s); {
+	for i < len(s) {
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if c >= 0x20 && c != '"' && c != '\\' {
@@ -129,4 +136,30 @@ func appendString(b []byte, s string) []byte {
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
+}
+
+// plainPrefix is the length of the longest prefix of s made of printable
+// ASCII other than '"' and '\\' (bytes that appendString copies as they
+// are). Words of eight bytes are tested at once: a byte below 0x20 or
+// equal to '"' or '\\' makes a subtraction borrow into its top bit, a byte
+// of 0x80 or more has it set already. A borrow only ever follows a byte
+// that matched, so the test has no false negatives, and a word that
+// matches is finished byte by byte.
+func plainPrefix(s string) int {
+	const ones, tops = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		t := x | (x - 0x20*ones) | ((x ^ '"'*ones) - ones) | ((x ^ '\\'*ones) - ones)
+		if t&tops != 0 {
+			break
+		}
+	}
+	for ; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= utf8.RuneSelf {
+			break
+		}
+	}
+	return i
 }

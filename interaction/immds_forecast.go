@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -90,7 +91,7 @@ func (s *Service) readParameters(body []byte) (*immdsRequest, error) {
 	)
 	for i := range p.Parameter {
 		pa := &p.Parameter[i]
-		expr := fmt.Sprintf("Parameters.parameter[%d]", i)
+		expr := paramExpr(i)
 		if pa.Name == "" {
 			return nil, fhir.Errorf(fhir.KindInvalid, fhir.IssueRequired, "IMM-FC-002", "every parameter needs a name").At(expr + ".name")
 		}
@@ -136,11 +137,11 @@ func (s *Service) readParameters(body []byte) (*immdsRequest, error) {
 	if patient < 0 {
 		return nil, missingParam("patient", "Patient")
 	}
-	expr := fmt.Sprintf("Parameters.parameter[%d]", assessment)
+	expr := paramExpr(assessment)
 	if err := r.setAssessmentDate(*p.Parameter[assessment].ValueDate, expr+".valueDate"); err != nil {
 		return nil, err
 	}
-	expr = fmt.Sprintf("Parameters.parameter[%d]", patient)
+	expr = paramExpr(patient)
 	pt := p.Parameter[patient].Resource
 	if err := checkResource(pt, "patient", expr, "Patient"); err != nil {
 		return nil, err
@@ -148,23 +149,23 @@ func (s *Service) readParameters(body []byte) (*immdsRequest, error) {
 	if err := r.setPatient(pt, expr+".resource"); err != nil {
 		return nil, err
 	}
-	if err := r.checkDates(fmt.Sprintf("Parameters.parameter[%d].valueDate", assessment)); err != nil {
+	if err := r.checkDates(paramExpr(assessment) + ".valueDate"); err != nil {
 		return nil, err
 	}
 	r.doses = make([]doseInfo, 0, len(imms))
 	r.in.Doses = make([]forecast.Dose, 0, len(imms))
 	for n, i := range imms {
-		expr := fmt.Sprintf("Parameters.parameter[%d]", i)
+		expr := paramExpr(i)
 		im := p.Parameter[i].Resource
 		if err := checkResource(im, "immunization", expr, "Immunization"); err != nil {
 			return nil, err
 		}
-		if err := s.addImmunization(r, im, expr+".resource", n+1); err != nil {
+		if err := s.addImmunization(r, im, paramResourceExpr(i), n+1); err != nil {
 			return nil, err
 		}
 	}
 	for _, i := range obs {
-		expr := fmt.Sprintf("Parameters.parameter[%d]", i)
+		expr := paramExpr(i)
 		o := p.Parameter[i].Resource
 		if err := checkResource(o, "observation", expr, "Observation"); err != nil {
 			return nil, err
@@ -238,3 +239,28 @@ func (s *Service) today() string {
 	}
 	return now().In(loc).Format("2006-01-02")
 }
+
+// paramExpr is the FHIRPath of parameter i ("Parameters.parameter[3]"),
+// which every check names; the common ones are made once, not per request.
+func paramExpr(i int) string {
+	if i >= 0 && i < len(paramExprs) {
+		return paramExprs[i]
+	}
+	return "Parameters.parameter[" + strconv.Itoa(i) + "]"
+}
+
+// paramResourceExpr is paramExpr(i) + ".resource".
+func paramResourceExpr(i int) string {
+	if i >= 0 && i < len(paramExprs) {
+		return paramResourceExprs[i]
+	}
+	return paramExpr(i) + ".resource"
+}
+
+var paramExprs, paramResourceExprs = func() (e, r [128]string) {
+	for i := range e {
+		e[i] = "Parameters.parameter[" + strconv.Itoa(i) + "]"
+		r[i] = e[i] + ".resource"
+	}
+	return e, r
+}()

@@ -92,7 +92,7 @@ func (r *immdsRequest) writeEvaluation(w *jsonBuf, eo *evalOut, ids *persistIDs)
 	if ids != nil {
 		id, key := ids.evaluation(eo.dose, antigen, eo.other)
 		w.lit("id", id)
-		writeProfile(w, profileEvaluation)
+		w.raw("meta", metaEvaluation)
 		writeExtensions(w, eo)
 		w.key("identifier")
 		w.arr()
@@ -103,29 +103,24 @@ func (r *immdsRequest) writeEvaluation(w *jsonBuf, eo *evalOut, ids *persistIDs)
 		w.end('}')
 		w.end(']')
 	} else {
-		writeProfile(w, profileEvaluation)
+		w.raw("meta", metaEvaluation)
 		writeExtensions(w, eo)
 	}
 	w.lit("status", "completed")
 	r.writePatientRef(w)
 	w.lit("date", r.assessmentText)
-	w.key("targetDisease")
-	writeTargetDisease(w, antigen)
+	td, ok := targetDiseaseJSON[antigen]
+	if !ok {
+		td = targetDiseaseJSON[""]
+	}
+	w.raw("targetDisease", td)
 	w.key("immunizationEvent")
 	eo.dose.writeRef(w)
-	ig, cdsi := concept{"notvalid", "Not valid"}, concept{"not-evaluated", "Not evaluated"}
-	if eo.ev != nil {
-		ig, cdsi = doseStatus(eo.ev.Status)
+	status := 0 // not evaluated
+	if eo.ev != nil && int(eo.ev.Status) < len(doseStatusJSON) {
+		status = int(eo.ev.Status)
 	}
-	w.key("doseStatus")
-	w.obj()
-	w.key("coding")
-	w.arr()
-	writeCoding(w, systemDoseStatus, ig)
-	writeCoding(w, systemCDSiEvalStatus, cdsi)
-	w.end(']')
-	w.str("text", cdsi.display)
-	w.end('}')
+	w.raw("doseStatus", doseStatusJSON[status])
 	r.writeStatusReason(w, eo)
 	if ev := eo.ev; ev != nil {
 		if ev.SeriesName != "" {
@@ -255,18 +250,6 @@ func (d *doseInfo) writeRef(w *jsonBuf) {
 	w.end('}')
 }
 
-func writeProfile(w *jsonBuf, profile string) {
-	w.key("meta")
-	w.obj()
-	w.key("profile")
-	w.arr()
-	w.elem()
-	w.quote(profile)
-	w.need = true
-	w.end(']')
-	w.end('}')
-}
-
 func writeCoding(w *jsonBuf, system string, c concept) {
 	w.elem()
 	w.obj()
@@ -274,32 +257,6 @@ func writeCoding(w *jsonBuf, system string, c concept) {
 	w.lit("code", c.code)
 	if c.display != "" {
 		w.str("display", c.display)
-	}
-	w.end('}')
-}
-
-// writeTargetDisease writes the SNOMED CT disease of a CDSi antigen, with
-// the antigen's name as text (Meningococcal and Meningococcal B share a
-// code). An unknown antigen (a vaccine code nobody knows) is a
-// data-absent-reason: the element is required.
-func writeTargetDisease(w *jsonBuf, antigen string) {
-	w.obj()
-	if c, ok := targetDisease[antigen]; ok {
-		w.key("coding")
-		w.arr()
-		writeCoding(w, systemSNOMED, c)
-		w.end(']')
-		w.str("text", antigen)
-	} else {
-		w.key("extension")
-		w.arr()
-		w.elem()
-		w.obj()
-		w.lit("url", systemDataAbsent)
-		w.lit("valueCode", "unknown")
-		w.end('}')
-		w.end(']')
-		w.str("text", "unknown: the vaccine code is not one CDSi knows")
 	}
 	w.end('}')
 }
@@ -331,7 +288,7 @@ func (r *immdsRequest) writeRecommendation(w *jsonBuf, res *forecast.Result, v *
 	if ids != nil {
 		w.lit("id", ids.recommendation)
 	}
-	writeProfile(w, profileRecommendation)
+	w.raw("meta", metaRecommendation)
 	if ids != nil {
 		w.key("identifier")
 		w.arr()
@@ -370,40 +327,16 @@ func (r *immdsRequest) writeRecommendation(w *jsonBuf, res *forecast.Result, v *
 // writeGroup writes one recommendation entry.
 func writeGroup(w *jsonBuf, g *forecast.GroupForecast, gv *groupVocab, supporting []*doseInfo) {
 	w.obj()
-	w.key("vaccineCode")
-	w.arr()
-	w.elem()
-	w.obj()
-	w.key("coding")
-	w.arr()
-	writeCoding(w, systemCVX, gv.cvx)
-	w.end(']')
-	w.str("text", gv.name)
-	w.end('}')
-	w.end(']')
-	w.key("targetDisease")
-	w.obj()
-	w.key("coding")
-	w.arr()
-	seen := ""
-	for _, a := range gv.antigens {
-		if c := targetDisease[a]; c.code != seen {
-			writeCoding(w, systemSNOMED, c)
-			seen = c.code
-		}
+	w.sep()
+	w.b = append(w.b, gv.codesJSON...)
+	w.need = true
+	if int(g.Status) < len(forecastStatusJSON) {
+		w.raw("forecastStatus", forecastStatusJSON[g.Status])
+	} else {
+		st := forecastStatus(g.Status)
+		w.key("forecastStatus")
+		renderForecastStatus(w, st)
 	}
-	w.end(']')
-	w.str("text", gv.name)
-	w.end('}')
-	st := forecastStatus(g.Status)
-	w.key("forecastStatus")
-	w.obj()
-	w.key("coding")
-	w.arr()
-	writeCoding(w, systemForecastStatus, st)
-	w.end(']')
-	w.str("text", st.display)
-	w.end('}')
 	if g.Reason != "" {
 		w.key("forecastReason")
 		w.arr()
@@ -422,10 +355,9 @@ func writeGroup(w *jsonBuf, g *forecast.GroupForecast, gv *groupVocab, supportin
 	if !g.Earliest.IsZero() || !g.Recommended.IsZero() || !g.PastDue.IsZero() || !g.Latest.IsZero() {
 		w.key("dateCriterion")
 		w.arr()
-		writeCriterion(w, loincEarliest, g.Earliest)
-		writeCriterion(w, loincRecommended, g.Recommended)
-		writeCriterion(w, loincPastDue, g.PastDue)
-		writeCriterion(w, loincLatest, g.Latest)
+		for i, d := range [...]forecast.Date{g.Earliest, g.Recommended, g.PastDue, g.Latest} {
+			writeCriterion(w, criterionCodeJSON[i], d)
+		}
 		w.end(']')
 	}
 	if g.SeriesName != "" {
@@ -449,19 +381,15 @@ func writeGroup(w *jsonBuf, g *forecast.GroupForecast, gv *groupVocab, supportin
 	w.end('}')
 }
 
-func writeCriterion(w *jsonBuf, c concept, d forecast.Date) {
+// writeCriterion writes one dateCriterion; code is its pre-rendered LOINC
+// CodeableConcept.
+func writeCriterion(w *jsonBuf, code []byte, d forecast.Date) {
 	if d.IsZero() {
 		return
 	}
 	w.elem()
 	w.obj()
-	w.key("code")
-	w.obj()
-	w.key("coding")
-	w.arr()
-	writeCoding(w, systemLOINC, c)
-	w.end(']')
-	w.end('}')
+	w.raw("code", code)
 	w.key("value")
 	w.b = appendDate(w.b, d)
 	w.end('}')

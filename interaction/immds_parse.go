@@ -3,7 +3,6 @@ package interaction
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"strings"
 
 	"github.com/immunis/immunis/fhir"
@@ -145,7 +144,7 @@ func diagnoseEnvelope(body []byte, cause error) error {
 		return fhir.Invalid("IMM-FC-002", "Parameters.parameter", "Parameters.parameter must be an array")
 	}
 	for i, raw := range params {
-		expr := fmt.Sprintf("Parameters.parameter[%d]", i)
+		expr := paramExpr(i)
 		p, ok := raw.(map[string]any)
 		if !ok {
 			return fhir.Invalid("IMM-FC-002", expr, "each parameter must be an object")

@@ -62,7 +62,7 @@ func readInstanceParams(req ImmDSRequest) (instanceParams, error) {
 	}
 	for i := range env.Parameter {
 		pa := &env.Parameter[i]
-		expr := fmt.Sprintf("Parameters.parameter[%d]", i)
+		expr := paramExpr(i)
 		switch pa.Name {
 		case "assessmentDate":
 			if pa.ValueDate == nil || pa.Resource != nil || pa.ValueBoolean != nil {

@@ -194,13 +194,14 @@ func (r *immdsRequest) checkDates(expr string) error {
 // notvalid evaluation with the reason), never a failed request; elements
 // of the wrong form are a 400 naming the element.
 func (s *Service) addImmunization(r *immdsRequest, im *resourceIn, expr string, n int) error {
-	d := doseInfo{engine: -1, display: fmt.Sprintf("immunization %d", n)}
+	d := doseInfo{engine: -1}
 	if im.ID != nil {
 		if !fhir.ValidID(*im.ID) {
 			return fhir.Invalid("IMM-FC-007", expr+".id", "immunization: %q is not a valid resource id", *im.ID)
 		}
-		d.id, d.ref, d.display = *im.ID, "Immunization/"+*im.ID, ""
+		d.id, d.ref = *im.ID, "Immunization/"+*im.ID
 	} else {
+		d.display = "immunization " + strconv.Itoa(n)
 		d.ref = "urn:uuid:" + uuid.NewString()
 		if len(im.Identifier) > 0 {
 			d.identifier = &im.Identifier[0]

@@ -21,6 +21,9 @@ type groupVocab struct {
 	name     string
 	cvx      concept // recommendation.vaccineCode
 	antigens []string
+	// codesJSON is the group's vaccineCode and targetDisease members,
+	// rendered once (see immds_fragments.go).
+	codesJSON []byte
 }
 
 var vocabs sync.Map // *forecast.Engine → *immdsVocab
@@ -52,7 +55,9 @@ func buildVocab(e *forecast.Engine) (*immdsVocab, error) {
 		if !ok {
 			return nil, fmt.Errorf("immds: vaccine group %q has no CVX code", g)
 		}
-		v.groups = append(v.groups, groupVocab{name: g, cvx: concept{code, e.CVXDescription(code)}, antigens: ags})
+		gv := groupVocab{name: g, cvx: concept{code, e.CVXDescription(code)}, antigens: ags}
+		gv.codesJSON = render(func(w *jsonBuf) { renderGroupCodes(w, &gv) })
+		v.groups = append(v.groups, gv)
 	}
 	return v, nil
 }

@@ -218,12 +218,36 @@ func (s *Server) readOptionalBody(c *gin.Context) ([]byte, error) {
 	return b, nil
 }
 
+// readAllSized reads r whole into a buffer sized from Content-Length (when
+// the client sent one, within the body limit) instead of io.ReadAll's
+// doubling from 512 bytes. net/http stops a body at its Content-Length,
+// but a longer one is still read whole.
+func readAllSized(r io.Reader, length, limit int64) ([]byte, error) {
+	if length <= 0 || limit > 0 && length > limit {
+		return io.ReadAll(r)
+	}
+	b := make([]byte, length)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return nil, err
+	}
+	var one [1]byte
+	n, err := r.Read(one[:])
+	if n == 0 && err == io.EOF {
+		return b, nil
+	}
+	if err != nil && err != io.EOF {
+		return nil, err
+	}
+	rest, err := io.ReadAll(r)
+	return append(append(b, one[:n]...), rest...), err
+}
+
 // readAll reads the whole body (none is nil), answering 413 beyond the limit.
 func (s *Server) readAll(c *gin.Context) ([]byte, error) {
 	if c.Request.Body == nil {
 		return nil, nil
 	}
-	b, err := io.ReadAll(c.Request.Body)
+	b, err := readAllSized(c.Request.Body, c.Request.ContentLength, s.MaxBody)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {

@@ -150,7 +150,7 @@ func serve(ctx context.Context, c *Config, log *slog.Logger, stdout io.Writer) e
 	}
 	handler := srv.Handler()
 	if c.Timeout > 0 {
-		handler = server.WithTimeout(handler, c.Timeout, `{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"timeout","diagnostics":"the request took too long"}]}`)
+		handler = server.WithTimeout(handler, c.Timeout)
 	}
 	hs := &http.Server{
 		Handler:           handler,
