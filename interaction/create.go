@@ -2,6 +2,8 @@ package interaction
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/immunis/immunis/auth"
@@ -22,6 +24,11 @@ func (s *Service) Create(ctx context.Context, typ string, body []byte, ifNoneExi
 	obj, err := s.parse(typ, body)
 	if err != nil {
 		return nil, err
+	}
+	if ifNoneExist == "" {
+		if r, done, err := s.createDirect(ctx, typ, obj); done {
+			return r, err
+		}
 	}
 	return s.writeOne(ctx, typ, obj, func(tx store.Tx, at time.Time) (*Result, error) {
 		return s.createIn(ctx, tx, typ, obj, ifNoneExist, "", at)
@@ -60,4 +67,46 @@ func (s *Service) createIn(ctx context.Context, tx store.Tx, typ string, obj fhi
 		return nil, err
 	}
 	return &Result{Resource: r, Created: true}, nil
+}
+
+// createDirect is a plain create (no If-None-Exist) written in one store
+// step, without a transaction of its own: the store checks the references
+// and inserts together (Store.CreateChecked; on PostgreSQL one statement,
+// one round trip instead of four). It gives up (done false, nothing
+// written) where the create needs the transaction: a conditional reference
+// to resolve by search, or a granular scope that only the database can
+// judge. Its outcomes are those of the transactional path: access is
+// judged before references, and the same errors name the same elements.
+func (s *Service) createDirect(ctx context.Context, typ string, obj fhir.Object) (r *Result, done bool, err error) {
+	if err := s.resolveReferences(ctx, nil, typ, obj, nil); err != nil {
+		if errors.Is(err, errNeedsTx) {
+			return nil, false, nil
+		}
+		return nil, true, err
+	}
+	id, at := s.newID(), s.now()
+	if s.Access != nil {
+		s.stampSource(ctx, obj)
+	}
+	v, err := s.version(typ, id, obj, nil, "POST", at)
+	if err != nil {
+		return nil, true, err
+	}
+	if sc := s.scope(ctx, auth.PermCreate); sc != nil && !unrestricted(sc, typ) && !sc.AllowsIndex(typ, id, v.Index) {
+		// In memory a scope fails closed (search.Scope.AllowsIndex): let
+		// the transactional path ask the database.
+		return nil, false, nil
+	}
+	refs := s.localReferences([]typedObject{{typ, obj, nil}})
+	live, created, err := s.Store.CreateChecked(ctx, v, refs.byType)
+	if err != nil {
+		return nil, true, storeErr(err)
+	}
+	if !created {
+		if err := refs.check(live); err != nil {
+			return nil, true, err
+		}
+		return nil, true, fhir.Internal(fmt.Errorf("create %s/%s: the store wrote nothing, yet every reference is live", typ, id))
+	}
+	return &Result{Resource: v.New, Created: true}, true, nil
 }

@@ -2,6 +2,7 @@ package interaction
 
 import (
 	"context"
+	"errors"
 	"net/url"
 	"strconv"
 
@@ -62,7 +63,9 @@ func walkReferences(obj fhir.Object, path string, fn func(expr, ref string) (str
 // resolveReferences rewrites the references that only make sense inside
 // one request: Bundle-local ids (urn:uuid:… and other fullUrls, via ids) and
 // conditional references (Type?query, by search in tx). It runs before the
-// resource is stamped and indexed.
+// resource is stamped and indexed. With tx nil a conditional reference
+// cannot be resolved: the walk stops at it with errNeedsTx, having changed
+// nothing.
 func (s *Service) resolveReferences(ctx context.Context, tx store.Tx, typ string, obj fhir.Object, ids map[string]string) error {
 	contained := map[string]bool{}
 	for _, c := range fhir.Arr(obj, "contained") {
@@ -85,6 +88,9 @@ func (s *Service) resolveReferences(ctx context.Context, tx store.Tx, typ string
 		case fhir.RefConditional:
 			// R4 defines conditional references for transactions; resolving
 			// them on single writes too costs nothing and helps loaders.
+			if tx == nil {
+				return "", errNeedsTx
+			}
 			return s.resolveConditionalRef(ctx, tx, expr, ref)
 		case fhir.RefInvalid:
 			return "", refError(expr, "IMM-REF-005", "%q is not a valid reference", raw)
@@ -92,6 +98,10 @@ func (s *Service) resolveReferences(ctx context.Context, tx store.Tx, typ string
 		return "", nil
 	})
 }
+
+// errNeedsTx stops a write that was tried without a transaction of its own
+// (createDirect) and needs one.
+var errNeedsTx = errors.New("the write needs a transaction")
 
 // verifyReferences checks that every reference to a type this server
 // stores points at a live resource, and keeps that resource from being
@@ -111,28 +121,12 @@ type typedObject struct {
 // verifyReferencesOf checks the references of many resources with one
 // statement per referenced type (a transaction's entries all at once).
 func (s *Service) verifyReferencesOf(ctx context.Context, tx store.Tx, objs []typedObject) error {
-	type use struct {
-		expr, raw, typ, id string
-		wrap               func(error) error
-	}
-	var uses []use
-	byType := map[string][]string{}
-	for _, o := range objs {
-		_ = walkReferences(o.obj, o.typ, func(expr, raw string) (string, error) {
-			ref := fhir.ParseReference(raw, s.BaseURL)
-			if ref.Kind == fhir.RefLocal && s.Registry.Supports(ref.Type) {
-				uses = append(uses, use{expr, raw, ref.Type, ref.ID, o.wrap})
-				byType[ref.Type] = append(byType[ref.Type], ref.ID)
-			}
-			return "", nil
-		})
-	}
-	if len(uses) == 0 {
+	refs := s.localReferences(objs)
+	if len(refs.uses) == 0 {
 		return nil
 	}
-	// One statement per referenced type, however many references.
 	live := map[string]bool{}
-	for t, ids := range byType {
+	for t, ids := range refs.byType {
 		m, err := tx.LiveMany(ctx, t, ids)
 		if err != nil {
 			return err
@@ -141,7 +135,39 @@ func (s *Service) verifyReferencesOf(ctx context.Context, tx store.Tx, objs []ty
 			live[t+"/"+id] = ok
 		}
 	}
-	for _, u := range uses {
+	return refs.check(live)
+}
+
+// localRefs are the references of some resources to types this server
+// stores, which must name live resources.
+type localRefs struct {
+	uses   []refUse
+	byType map[string][]string // referenced type → ids
+}
+
+type refUse struct {
+	expr, raw, typ, id string
+	wrap               func(error) error
+}
+
+func (s *Service) localReferences(objs []typedObject) localRefs {
+	refs := localRefs{byType: map[string][]string{}}
+	for _, o := range objs {
+		_ = walkReferences(o.obj, o.typ, func(expr, raw string) (string, error) {
+			ref := fhir.ParseReference(raw, s.BaseURL)
+			if ref.Kind == fhir.RefLocal && s.Registry.Supports(ref.Type) {
+				refs.uses = append(refs.uses, refUse{expr, raw, ref.Type, ref.ID, o.wrap})
+				refs.byType[ref.Type] = append(refs.byType[ref.Type], ref.ID)
+			}
+			return "", nil
+		})
+	}
+	return refs
+}
+
+// check fails on the first reference whose target live ("Type/id") lacks.
+func (refs localRefs) check(live map[string]bool) error {
+	for _, u := range refs.uses {
 		if !live[u.typ+"/"+u.id] {
 			err := refError(u.expr, "IMM-REF-001", "reference %q does not resolve: %s/%s does not exist on this server", u.raw, u.typ, u.id)
 			if u.wrap != nil {

@@ -301,6 +301,49 @@ type tx struct {
 	d  dialect
 }
 
+// directCreator is a dialect that writes a checked create in one statement.
+type directCreator interface {
+	createChecked(ctx context.Context, v *Version, refs map[string][]string) (map[string]bool, bool, error)
+}
+
+// CreateChecked implements Store: in one statement where the dialect can,
+// else in a transaction of its own (a reference check, then the insert).
+func (db *DB) CreateChecked(ctx context.Context, v *Version, refs map[string][]string) (live map[string]bool, created bool, err error) {
+	if v.Prev != nil {
+		return nil, false, fmt.Errorf("create %s/%s: a create has no previous version", v.New.Type, v.New.ID)
+	}
+	if dc, ok := db.dialect.(directCreator); ok {
+		live, created, err = dc.createChecked(ctx, v, refs)
+		if err != nil {
+			err = fmt.Errorf("create %s/%s: %w", v.New.Type, v.New.ID, err)
+		}
+		return live, created, err
+	}
+	err = db.Write(ctx, func(t Tx) error {
+		live, created = map[string]bool{}, false
+		missing := false
+		for typ, ids := range refs {
+			m, err := t.LiveMany(ctx, typ, ids)
+			if err != nil {
+				return err
+			}
+			for _, id := range ids {
+				if m[id] {
+					live[typ+"/"+id] = true
+				} else {
+					missing = true
+				}
+			}
+		}
+		if missing {
+			return nil
+		}
+		created = true
+		return t.Put(ctx, v)
+	})
+	return live, created, err
+}
+
 // lockKey maps a lock name to the 64-bit key advisory locks take.
 func lockKey(key string) int64 {
 	h := fnv.New64a()

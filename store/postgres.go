@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -61,6 +62,16 @@ type postgres struct {
 
 // stmt returns query prepared for use inside tx.
 func (p *postgres) stmt(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
+	st, err := p.prepared(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return tx.StmtContext(ctx, st), nil
+}
+
+// prepared returns query prepared on the pool (database/sql prepares it
+// again on each connection that runs it, once).
+func (p *postgres) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
 	p.mu.Lock()
 	st := p.stmts[query]
 	if st == nil {
@@ -75,7 +86,7 @@ func (p *postgres) stmt(ctx context.Context, tx *sql.Tx, query string) (*sql.Stm
 		p.stmts[query] = st
 	}
 	p.mu.Unlock()
-	return tx.StmtContext(ctx, st), nil
+	return st, nil
 }
 
 func (p *postgres) name() search.Dialect { return search.Postgres }
@@ -259,6 +270,75 @@ func (p *postgres) put(ctx context.Context, tx *sql.Tx, v *Version) error {
 		return err
 	}
 	return nil
+}
+
+// createChecked is CreateChecked in one statement: each referenced type's
+// live rows are read FOR SHARE in a CTE of their own, the insert runs only
+// when every one was found, and the index rows hang off the insert's rid
+// (none when nothing was inserted). Outside an explicit transaction the
+// statement is its own: one round trip.
+func (p *postgres) createChecked(ctx context.Context, v *Version, refs map[string][]string) (map[string]bool, bool, error) {
+	n := v.New
+	types := make([]string, 0, len(refs))
+	for t := range refs {
+		types = append(types, t)
+	}
+	sort.Strings(types) // one statement text per set of types
+	var w pgWrite
+	var cond []string
+	for i, t := range types {
+		ids := dedupe(refs[t])
+		fmt.Fprintf(&w.sql, "r%d AS (SELECT id FROM resource WHERE type = %s AND id = ANY(%s::text[]) AND NOT deleted FOR SHARE),\n",
+			i, w.arg(t), w.arg(pq.Array(ids)))
+		cond = append(cond, fmt.Sprintf("(SELECT count(*) FROM r%d) = %s", i, w.arg(int64(len(ids)))))
+	}
+	where := ""
+	if len(cond) > 0 {
+		where = " WHERE " + strings.Join(cond, " AND ")
+	}
+	fmt.Fprintf(&w.sql, "w AS (INSERT INTO resource (type, id, version, last_updated, deleted, method, content) "+
+		"SELECT %s::text, %s::text, %s::bigint, %s::bigint, %s::boolean, %s::text, %s::jsonb%s RETURNING rid)",
+		w.arg(n.Type), w.arg(n.ID), w.arg(n.Version), w.arg(n.LastUpdated.UnixMicro()), w.arg(n.Deleted), w.arg(n.Method), w.arg(string(n.Body)), where)
+	var c indexCols
+	c.add(0, v.Index)
+	w.inserts(&c, true)
+	w.sql.WriteString("\nSELECT (SELECT rid FROM w)")
+	for i := range types {
+		fmt.Fprintf(&w.sql, ", ARRAY(SELECT id FROM r%d)", i)
+	}
+	st, err := p.prepared(ctx, "WITH "+w.sql.String())
+	if err != nil {
+		return nil, false, err
+	}
+	var rid sql.NullInt64
+	found := make([]pq.StringArray, len(types))
+	dest := []any{&rid}
+	for i := range found {
+		dest = append(dest, &found[i])
+	}
+	if err := st.QueryRowContext(ctx, w.args...).Scan(dest...); err != nil {
+		return nil, false, err
+	}
+	live := map[string]bool{}
+	for i, t := range types {
+		for _, id := range found[i] {
+			live[t+"/"+id] = true
+		}
+	}
+	return live, rid.Valid, nil
+}
+
+// dedupe returns ids without repeats (the check counts distinct rows).
+func dedupe(ids []string) []string {
+	seen := make(map[string]bool, len(ids))
+	out := ids[:0:0]
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // createMany inserts many new resources and all their index rows in one

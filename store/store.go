@@ -35,6 +35,14 @@ type Store interface {
 	// Write runs fn in one database transaction, retrying it from the start
 	// when the database reports a serialization failure or deadlock.
 	Write(ctx context.Context, fn func(Tx) error) error
+	// CreateChecked writes one new resource (v.Prev nil) in one atomic
+	// step, provided every id in refs (type → ids) names a live resource;
+	// those it keeps from being deleted until the write commits. It
+	// returns the live ones as "Type/id"; when any is missing nothing is
+	// written and created is false. On PostgreSQL this is one statement
+	// outside an explicit transaction: a create is one round trip instead
+	// of four (BEGIN, insert, reference check, COMMIT).
+	CreateChecked(ctx context.Context, v *Version, refs map[string][]string) (live map[string]bool, created bool, err error)
 	// Migrate applies pending migrations under a lock.
 	Migrate(ctx context.Context) error
 	Close() error

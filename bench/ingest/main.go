@@ -44,6 +44,7 @@ var (
 	clients  = flag.Int("clients", 16, "concurrent clients")
 	patients = flag.Int("patients", 1000, "Patients to create first")
 	profile  = flag.Bool("profile", true, "profile the server's CPU during the single-create phase")
+	keepProf = flag.String("keep-profile", "", "also copy the server's CPU profile and binary here (PATH.prof, PATH.bin) for go tool pprof")
 )
 
 func main() {
@@ -154,6 +155,13 @@ func main() {
 		srv.stop()
 		fmt.Println("\nserver CPU during single creates, by area (go tool pprof -top -cum):")
 		breakdown(bin, prof)
+		if *keepProf != "" {
+			for src, dst := range map[string]string{prof: *keepProf + ".prof", bin: *keepProf + ".bin"} {
+				if b, err := os.ReadFile(src); err == nil {
+					_ = os.WriteFile(dst, b, 0o755)
+				}
+			}
+		}
 	}
 }
 

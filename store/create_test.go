@@ -1,0 +1,147 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/immunis/immunis/fhir"
+	"github.com/immunis/immunis/search"
+	"github.com/immunis/immunis/store"
+)
+
+func newVersion(typ, id, body string) *store.Version {
+	return &store.Version{
+		New: &fhir.Resource{Type: typ, ID: id, Version: 1, LastUpdated: time.Now(), Method: "POST", Body: []byte(body)},
+		Index: &search.Index{
+			Refs:         []search.RefRow{{Param: 1, Type: "Patient", ID: "p1"}},
+			Compartments: []string{"p1"},
+		},
+	}
+}
+
+func put(t *testing.T, db *store.DB, v *store.Version) {
+	t.Helper()
+	if err := db.Write(context.Background(), func(tx store.Tx) error { return tx.Put(context.Background(), v) }); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// CreateChecked writes only when every referenced resource is live, and
+// reports which are; on both stores alike.
+func TestCreateChecked(t *testing.T) {
+	ctx := context.Background()
+	for name, db := range openBoth(t) {
+		t.Run(name, func(t *testing.T) {
+			put(t, db, newVersion("Patient", "p1", `{"resourceType":"Patient","id":"p1"}`))
+			gone := newVersion("Patient", "gone", `{"resourceType":"Patient","id":"gone"}`)
+			put(t, db, gone)
+			tomb := &fhir.Resource{Type: "Patient", ID: "gone", Version: 2, LastUpdated: time.Now(), Method: "DELETE", Deleted: true}
+			put(t, db, &store.Version{New: tomb, Prev: gone.New})
+
+			for i, tc := range []struct {
+				refs     map[string][]string
+				created  bool
+				wantLive []string
+			}{
+				{nil, true, nil},
+				{map[string][]string{"Patient": {"p1", "p1"}}, true, []string{"Patient/p1"}},
+				{map[string][]string{"Patient": {"p1", "missing"}}, false, []string{"Patient/p1"}},
+				{map[string][]string{"Patient": {"gone"}}, false, nil},
+				{map[string][]string{"Patient": {"p1"}, "Practitioner": {"nobody"}}, false, []string{"Patient/p1"}},
+			} {
+				id := fmt.Sprintf("imm-%d", i)
+				live, created, err := db.CreateChecked(ctx, newVersion("Immunization", id, `{"resourceType":"Immunization","id":"`+id+`"}`), tc.refs)
+				if err != nil {
+					t.Fatalf("case %d: %v", i, err)
+				}
+				if created != tc.created {
+					t.Errorf("case %d: created = %v, want %v", i, created, tc.created)
+				}
+				if len(live) != len(tc.wantLive) {
+					t.Errorf("case %d: live = %v, want %v", i, live, tc.wantLive)
+				}
+				for _, k := range tc.wantLive {
+					if !live[k] {
+						t.Errorf("case %d: live = %v, want %v", i, live, tc.wantLive)
+					}
+				}
+				r, err := db.Read(ctx, "Immunization", id)
+				switch {
+				case tc.created && err != nil:
+					t.Errorf("case %d: created, but read: %v", i, err)
+				case !tc.created && !errors.Is(err, store.ErrNotFound):
+					t.Errorf("case %d: not created, but read gives %v, %v", i, r, err)
+				}
+			}
+			// The index rows came with the resource.
+			var refs int
+			if err := db.Write(ctx, func(tx store.Tx) error {
+				by, err := tx.ReferencedBy(ctx, "Patient", "p1")
+				if by != "" {
+					refs = 1
+				}
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if refs != 1 {
+				t.Error("no index row references Patient/p1 after the checked creates")
+			}
+		})
+	}
+}
+
+// A delete of the referenced resource that races the checked create never
+// leaves a dangling reference: either the create saw the Patient live and
+// the delete sees the new referrer, or the create refused. The delete is
+// written as interaction's is: the tombstone first (it waits for the
+// create's share lock), then the look for referrers.
+func TestCreateCheckedRacesDelete(t *testing.T) {
+	ctx := context.Background()
+	for name, db := range openBoth(t) {
+		t.Run(name, func(t *testing.T) {
+			for round := range 20 {
+				pid := fmt.Sprintf("p%d", round)
+				pv := newVersion("Patient", pid, `{"resourceType":"Patient"}`)
+				pv.Index = &search.Index{}
+				put(t, db, pv)
+				created := make(chan bool, 1)
+				go func() {
+					v := newVersion("Immunization", fmt.Sprintf("imm%d", round), `{"resourceType":"Immunization"}`)
+					v.Index.Refs[0].ID = pid
+					_, ok, err := db.CreateChecked(ctx, v, map[string][]string{"Patient": {pid}})
+					if err != nil {
+						t.Error(err)
+					}
+					created <- ok
+				}()
+				errReferenced := errors.New("referenced")
+				err := db.Write(ctx, func(tx store.Tx) error {
+					cur, err := tx.Current(ctx, "Patient", pid)
+					if err != nil {
+						return err
+					}
+					tomb := &fhir.Resource{Type: "Patient", ID: pid, Version: cur.Version + 1, LastUpdated: time.Now(), Method: "DELETE", Deleted: true}
+					if err := tx.Put(ctx, &store.Version{New: tomb, Prev: cur}); err != nil {
+						return err
+					}
+					by, err := tx.ReferencedBy(ctx, "Patient", pid)
+					if err == nil && by != "" {
+						err = errReferenced
+					}
+					return err
+				})
+				if err != nil && !errors.Is(err, errReferenced) {
+					t.Fatal(err)
+				}
+				deleted := err == nil
+				if <-created && deleted {
+					t.Fatalf("round %d: the Immunization was created and its Patient deleted", round)
+				}
+			}
+		})
+	}
+}
