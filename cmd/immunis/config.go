@@ -109,7 +109,7 @@ func registerServe(s *settings, c *Config) {
 	s.str(&c.OIDCIssuer, "oidc-issuer", "", "OpenID Connect issuer URL (auth=smart)")
 	s.str(&c.OIDCAudience, "oidc-audience", "", "expected token audience (default the FHIR base URL)")
 	s.int64(&c.MaxBody, "max-body", 16<<20, "request body limit in bytes")
-	s.duration(&c.Timeout, "request-timeout", 60*time.Second, "longest time one request may take")
+	s.duration(&c.Timeout, "request-timeout", 60*time.Second, "longest time one request may take (its database work is then cancelled: 503)")
 }
 
 func newSettings(name string, stderr io.Writer) *settings {
