@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/immunis/immunis/fhir"
+	"github.com/immunis/immunis/internal/testdb"
 	"github.com/immunis/immunis/search"
 	"github.com/immunis/immunis/store"
 )
@@ -143,5 +144,40 @@ func TestCreateCheckedRacesDelete(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A write transaction never waits for a second connection: with one
+// connection in the pool, held by the transaction, statements it meets for
+// the first time are still prepared (on its own connection) and it ends.
+func TestWriteWithOneConnection(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	db, err := store.OpenPostgres(ctx, testdb.New(t), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 { // the first round prepares, later ones reuse
+		err := db.Write(ctx, func(tx store.Tx) error {
+			p := newVersion("Patient", fmt.Sprintf("one-%d", i), `{"resourceType":"Patient"}`)
+			if err := tx.Put(ctx, p); err != nil {
+				return err
+			}
+			live, err := tx.LiveMany(ctx, "Patient", []string{p.New.ID})
+			if err != nil {
+				return err
+			}
+			if !live[p.New.ID] {
+				return fmt.Errorf("Patient/%s is not live in its own transaction", p.New.ID)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("round %d: %v", i, err)
+		}
 	}
 }

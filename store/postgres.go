@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/lib/pq"
 
@@ -54,38 +55,77 @@ func withBinaryParameters(dsn string) string {
 // postgres is the PostgreSQL dialect. The write statements are prepared
 // once per connection and reused: they are fixed texts (rows travel as
 // arrays), so PostgreSQL plans them once instead of on every write.
+//
+// Preparing on the pool needs a free connection, and a write transaction
+// holds one: a transaction must never wait for the pool (with every
+// connection held by transactions waiting so, none would ever come back).
+// So a transaction that meets a statement not yet prepared prepares it on
+// its own connection, and the pool-wide statement is made in the
+// background; no lock is held while anything waits for a connection.
 type postgres struct {
-	db    *sql.DB
-	mu    sync.Mutex
-	stmts map[string]*sql.Stmt
+	db      *sql.DB
+	mu      sync.Mutex
+	stmts   map[string]*sql.Stmt
+	pending map[string]bool // being prepared in the background
 }
 
 // stmt returns query prepared for use inside tx.
 func (p *postgres) stmt(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
-	st, err := p.prepared(ctx, query)
-	if err != nil {
-		return nil, err
+	p.mu.Lock()
+	st := p.stmts[query]
+	if st == nil && !p.pending[query] {
+		if p.pending == nil {
+			p.pending = map[string]bool{}
+		}
+		p.pending[query] = true
+		go p.prepareShared(query)
 	}
-	return tx.StmtContext(ctx, st), nil
+	p.mu.Unlock()
+	if st != nil {
+		return tx.StmtContext(ctx, st), nil
+	}
+	st, err := tx.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, fmt.Errorf("prepare: %w", err)
+	}
+	return st, nil
+}
+
+// prepareShared makes the pool-wide statement for query, when a connection
+// is free.
+func (p *postgres) prepareShared(query string) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, _ = p.prepared(ctx, query)
+	p.mu.Lock()
+	delete(p.pending, query)
+	p.mu.Unlock()
 }
 
 // prepared returns query prepared on the pool (database/sql prepares it
-// again on each connection that runs it, once).
+// again on each connection that runs it, once). The caller must hold no
+// connection: preparing may wait for one.
 func (p *postgres) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
 	p.mu.Lock()
 	st := p.stmts[query]
-	if st == nil {
-		var err error
-		if st, err = p.db.PrepareContext(ctx, query); err != nil {
-			p.mu.Unlock()
-			return nil, fmt.Errorf("prepare: %w", err)
-		}
-		if p.stmts == nil {
-			p.stmts = map[string]*sql.Stmt{}
-		}
-		p.stmts[query] = st
-	}
 	p.mu.Unlock()
+	if st != nil {
+		return st, nil
+	}
+	st, err := p.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, fmt.Errorf("prepare: %w", err)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if have := p.stmts[query]; have != nil {
+		st.Close() // prepared twice at once: keep the first
+		return have, nil
+	}
+	if p.stmts == nil {
+		p.stmts = map[string]*sql.Stmt{}
+	}
+	p.stmts[query] = st
 	return st, nil
 }
 
