@@ -14,14 +14,27 @@ import (
 
 // walkReferences calls fn for every Reference.reference in obj with the
 // FHIRPath-ish expression of the element; fn may replace the value by
-// returning a new one ("" keeps it).
+// returning a new one ("" keeps it). Contained resources are walked as
+// part of their container.
 func walkReferences(obj fhir.Object, path string, fn func(expr, ref string) (string, error)) error {
+	w := refWalker{fn: fn, path: append(make([]byte, 0, 128), path...)}
+	return w.object(obj)
+}
+
+// refWalker keeps the path of the element being walked as bytes, and makes
+// a string of it only where a reference is found (every create walks its
+// resource twice; most elements hold none).
+type refWalker struct {
+	fn   func(expr, ref string) (string, error)
+	path []byte
+}
+
+func (w *refWalker) object(obj fhir.Object) error {
 	for k, v := range obj {
-		p := path + "." + k
 		switch v := v.(type) {
 		case string:
 			if k == "reference" {
-				repl, err := fn(path, v)
+				repl, err := w.fn(string(w.path), v)
 				if err != nil {
 					return err
 				}
@@ -33,28 +46,26 @@ func walkReferences(obj fhir.Object, path string, fn func(expr, ref string) (str
 			if k == "contained" {
 				continue
 			}
-			if err := walkReferences(v, p, fn); err != nil {
+			n := len(w.path)
+			w.path = append(append(w.path, '.'), k...)
+			err := w.object(v)
+			w.path = w.path[:n]
+			if err != nil {
 				return err
 			}
 		case []any:
-			if k == "contained" {
-				// contained resources are checked as part of their container
-				for i, e := range v {
-					if m, ok := e.(map[string]any); ok {
-						if err := walkReferences(m, p+"["+strconv.Itoa(i)+"]", fn); err != nil {
-							return err
-						}
-					}
-				}
-				continue
-			}
+			n := len(w.path)
 			for i, e := range v {
 				if m, ok := e.(map[string]any); ok {
-					if err := walkReferences(m, p+"["+strconv.Itoa(i)+"]", fn); err != nil {
+					w.path = append(append(append(w.path[:n], '.'), k...), '[')
+					w.path = append(strconv.AppendInt(w.path, int64(i), 10), ']')
+					if err := w.object(m); err != nil {
+						w.path = w.path[:n]
 						return err
 					}
 				}
 			}
+			w.path = w.path[:n]
 		}
 	}
 	return nil
