@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/lib/pq"
+
 	"github.com/immunis/immunis/fhir"
 	"github.com/immunis/immunis/search"
 )
@@ -33,6 +35,18 @@ func (t *tx) LockMany(ctx context.Context, keys []string) error {
 		}
 	}
 	sort.Slice(ks, func(i, j int) bool { return ks[i] < ks[j] })
+	if pg, ok := t.d.(*postgres); ok {
+		// One prepared statement whatever the count: an ad-hoc VALUES list
+		// of 500 would be parsed and planned for every batch.
+		st, err := pg.stmt(ctx, t.tx, pgLockMany)
+		if err == nil {
+			_, err = st.ExecContext(ctx, pq.Array(ks))
+		}
+		if err != nil {
+			return fmt.Errorf("lock %d resources: %w", len(ks), err)
+		}
+		return nil
+	}
 	for start := 0; start < len(ks); start += batchChunk {
 		chunk := ks[start:min(start+batchChunk, len(ks))]
 		args := make([]any, len(chunk))
@@ -92,9 +106,30 @@ func (t *tx) LiveMany(ctx context.Context, typ string, ids []string) (map[string
 	return out, nil
 }
 
-// eachByID selects cols of the resources typ/ids (in IN lists of at most
-// batchChunk ids) and calls scan per row.
+// pgLockMany takes advisory locks in the order of the (sorted) array.
+const pgLockMany = `SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) WITH ORDINALITY AS v(k, n) ORDER BY n`
+
+// eachByID selects cols of the resources typ/ids and calls scan per row:
+// on PostgreSQL with one prepared statement taking the ids as an array, on
+// SQLite in IN lists of at most batchChunk ids.
 func (t *tx) eachByID(ctx context.Context, cols, typ string, ids []string, scan func(*sql.Rows) error) error {
+	if pg, ok := t.d.(*postgres); ok {
+		st, err := pg.stmt(ctx, t.tx, `SELECT `+cols+` FROM resource r WHERE r.type = $1 AND r.id = ANY($2::text[])`)
+		if err != nil {
+			return err
+		}
+		rows, err := st.QueryContext(ctx, typ, pq.Array(ids))
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			if err := scan(rows); err != nil {
+				return err
+			}
+		}
+		return rows.Err()
+	}
 	for start := 0; start < len(ids); start += batchChunk {
 		chunk := ids[start:min(start+batchChunk, len(ids))]
 		args := []any{typ}
