@@ -39,7 +39,9 @@ var (
 			if s > 0 {
 				ig, cdsi = doseStatus(forecast.EvalStatus(s))
 			}
-			out[s] = render(func(w *jsonBuf) { renderDoseStatus(w, ig, cdsi) })
+			out[s] = render(func(w *jsonBuf) {
+				renderConcept(w, cdsi.display, coding{systemDoseStatus, ig}, coding{systemCDSiEvalStatus, cdsi})
+			})
 		}
 		return out
 	}()
@@ -47,7 +49,8 @@ var (
 	// forecastStatusJSON is indexed by forecast.SeriesStatus.
 	forecastStatusJSON = func() (out [forecast.NotRecommended + 1][]byte) {
 		for s := range out {
-			out[s] = render(func(w *jsonBuf) { renderForecastStatus(w, forecastStatus(forecast.SeriesStatus(s))) })
+			st := forecastStatus(forecast.SeriesStatus(s))
+			out[s] = render(func(w *jsonBuf) { renderConcept(w, st.display, coding{systemForecastStatus, st}) })
 		}
 		return out
 	}()
@@ -98,24 +101,22 @@ func renderTargetDisease(w *jsonBuf, antigen string) {
 	w.end('}')
 }
 
-func renderDoseStatus(w *jsonBuf, ig, cdsi concept) {
-	w.obj()
-	w.key("coding")
-	w.arr()
-	writeCoding(w, systemDoseStatus, ig)
-	writeCoding(w, systemCDSiEvalStatus, cdsi)
-	w.end(']')
-	w.str("text", cdsi.display)
-	w.end('}')
+// coding is a concept of a code system.
+type coding struct {
+	system string
+	concept
 }
 
-func renderForecastStatus(w *jsonBuf, st concept) {
+// renderConcept writes a CodeableConcept of the codings, with text.
+func renderConcept(w *jsonBuf, text string, codings ...coding) {
 	w.obj()
 	w.key("coding")
 	w.arr()
-	writeCoding(w, systemForecastStatus, st)
+	for _, c := range codings {
+		writeCoding(w, c.system, c.concept)
+	}
 	w.end(']')
-	w.str("text", st.display)
+	w.str("text", text)
 	w.end('}')
 }
 

@@ -330,13 +330,11 @@ func writeGroup(w *jsonBuf, g *forecast.GroupForecast, gv *groupVocab, supportin
 	w.sep()
 	w.b = append(w.b, gv.codesJSON...)
 	w.need = true
+	status := forecast.NotComplete // what forecastStatus says of an unknown one
 	if int(g.Status) < len(forecastStatusJSON) {
-		w.raw("forecastStatus", forecastStatusJSON[g.Status])
-	} else {
-		st := forecastStatus(g.Status)
-		w.key("forecastStatus")
-		renderForecastStatus(w, st)
+		status = g.Status
 	}
+	w.raw("forecastStatus", forecastStatusJSON[status])
 	if g.Reason != "" {
 		w.key("forecastReason")
 		w.arr()
