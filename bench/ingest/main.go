@@ -163,6 +163,10 @@ func main() {
 			}
 		}
 	}
+	srv.stop()
+	for _, name := range []string{"bench_ingest", "bench_ingest_baseline"} {
+		check(benchdb.Drop(*adminURL, name))
+	}
 }
 
 const baselineSchema = `

@@ -59,10 +59,13 @@ func main() {
 	fmt.Printf("load into PostgreSQL: %s wall, %.0f resources/s, peak RSS %s\n  %s",
 		loadWall.Round(time.Millisecond), float64(n)/loadWall.Seconds(), mb(loadRSS), loadOut)
 
+	check(benchdb.Drop(*adminURL, "bench_load")) // gigabytes: not left behind
+
 	copyURL := createDB("bench_load_copy")
 	copyWall := copyBaseline(copyURL, out)
 	fmt.Printf("baseline COPY of the same rows (unindexed table): %s wall, %.0f resources/s\n",
 		copyWall.Round(time.Millisecond), float64(n)/copyWall.Seconds())
+	check(benchdb.Drop(*adminURL, "bench_load_copy"))
 	fmt.Printf("\nratio load/COPY: %.2fx   (targets: synth ≤ 30 s for 100,000 patients; load ≥ 5,000 resources/s)\n",
 		loadWall.Seconds()/copyWall.Seconds())
 }
