@@ -183,9 +183,10 @@ func acceptsGzip(h string) bool {
 	return false
 }
 
-// WithTimeout gives every request a deadline d from its start: the store's
-// queries are cancelled when it passes, and the request answers 503 with an
-// OperationOutcome ("timed out before it completed; nothing was written").
+// WithTimeout gives every request a deadline d from its start: its body
+// must have arrived by then, the store's queries are cancelled when it
+// passes, and the request answers 503 with an OperationOutcome ("timed out
+// before it completed; nothing was written").
 // Export file downloads get no deadline: a file may be gigabytes that take
 // longer than d to send.
 //
@@ -204,6 +205,10 @@ func WithTimeout(h http.Handler, d time.Duration) http.Handler {
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), d)
 		defer cancel()
+		// The body must arrive within d too: a client that trickles it
+		// would otherwise hold the request open for ever. (net/http clears
+		// the deadline for the next request on the connection.)
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(d))
 		h.ServeHTTP(w, r.WithContext(ctx))
 	})
 }

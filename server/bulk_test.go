@@ -1,6 +1,9 @@
 package server
 
 import (
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -52,5 +55,32 @@ func TestWithTimeoutSparesDownloads(t *testing.T) {
 		if rec.Code != tc.want {
 			t.Errorf("%s %s: %d, want %d", tc.method, tc.path, rec.Code, tc.want)
 		}
+	}
+}
+
+// A body that trickles in slower than the timeout is cut off: the
+// handler's read fails instead of waiting for ever.
+func TestWithTimeoutBoundsBodyRead(t *testing.T) {
+	readErr := make(chan error, 1)
+	srv := httptest.NewServer(WithTimeout(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, err := io.ReadAll(r.Body)
+		readErr <- err
+		w.WriteHeader(http.StatusBadRequest)
+	}), 200*time.Millisecond))
+	defer srv.Close()
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// Headers promise 100 bytes; only 5 come.
+	fmt.Fprintf(conn, "POST /fhir/Patient HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nhello")
+	select {
+	case err := <-readErr:
+		if err == nil {
+			t.Fatal("the body read succeeded with 95 bytes missing")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the body read was not cut off by the request timeout")
 	}
 }
