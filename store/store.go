@@ -15,9 +15,10 @@ import (
 	"github.com/immunis/immunis/search"
 )
 
-// Store is a FHIR resource store. Every write happens inside Write, in one
-// database transaction: a version row, the previous version moved to
-// history, and the new index rows commit together or not at all.
+// Store is a FHIR resource store. Every write is atomic: a version row, the
+// previous version moved to history, and the new index rows commit
+// together or not at all — inside Write (one database transaction), or as
+// CreateChecked (one statement, for a plain create).
 type Store interface {
 	// Dialect is "postgres" or "sqlite"; search compiles SQL for it.
 	Dialect() search.Dialect
