@@ -1,6 +1,7 @@
 package interaction
 
 import (
+	"encoding/json"
 	"strings"
 )
 
@@ -10,10 +11,10 @@ import (
 // same paramsIn/resourceIn structs, and skips (while validating) every
 // member the operation does not use. It handles only the ordinary case:
 // at the first thing it does not handle exactly like encoding/json — an
-// escape or a non-ASCII byte in a string it keeps, null, a number it would
-// keep, a key differing from a known one only in case, a member of the
-// wrong JSON type — it gives up, and decodeEnvelope falls back to
-// encoding/json, whose answer (and error message) is the reference.
+// escape or a non-ASCII byte in a string it keeps, null, a key differing
+// from a known one only in case, a member of the wrong JSON type — it gives
+// up, and decodeEnvelope falls back to encoding/json, whose answer (and
+// error message) is the reference.
 
 type fastReader struct {
 	b []byte
@@ -134,7 +135,21 @@ func (r *fastReader) resource(x *resourceIn) bool {
 				return r.other(key, "reference", "identifier")
 			})
 		case "doseQuantity":
-			return false // a number: encoding/json keeps its exact text
+			x.DoseQuantity = &quantityIn{}
+			q := x.DoseQuantity
+			return r.object(func(key string) bool {
+				switch key {
+				case "value":
+					return r.number(&q.Value)
+				case "system":
+					return r.str(&q.System)
+				case "code":
+					return r.str(&q.Code)
+				case "unit":
+					return r.str(&q.Unit)
+				}
+				return r.other(key, "value", "system", "code", "unit")
+			})
 		}
 		return r.other(key, "resourceType", "id", "birthDate", "gender", "status", "occurrenceDateTime", "occurrenceString",
 			"expirationDate", "effectiveDateTime", "isSubpotent", "vaccineCode", "code", "subpotentReason", "identifier",
@@ -321,6 +336,20 @@ func (r *fastReader) text() (string, bool) {
 func (r *fastReader) strPtr(out **string) bool {
 	*out = new(string)
 	return r.str(*out)
+}
+
+// number reads a JSON number as its exact text, as encoding/json fills a
+// json.Number. (encoding/json also takes a string holding a number there;
+// that is left to it.)
+func (r *fastReader) number(out **json.Number) bool {
+	r.ws()
+	start := r.i
+	if r.i >= len(r.b) || !(r.b[r.i] == '-' || r.b[r.i] >= '0' && r.b[r.i] <= '9') || !r.skipNumber() {
+		return false
+	}
+	n := json.Number(r.s[start:r.i])
+	*out = &n
+	return true
 }
 
 func (r *fastReader) boolean(out *bool) bool {
