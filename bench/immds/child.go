@@ -33,8 +33,18 @@ func childInput() forecast.Input {
 	return in
 }
 
+// doseVolume is the volume given, as a real record states it (RotaTeq is a
+// 2 mL oral dose; the rest are 0.5 mL); CDSi checks it against the data.
+func doseVolume(cvx string) float64 {
+	if cvx == "116" {
+		return 2.0
+	}
+	return 0.5
+}
+
 func immunizationJSON(i int, patientRef string, d [2]string) map[string]any {
 	return map[string]any{
+		"doseQuantity": map[string]any{"value": doseVolume(d[1]), "unit": "mL", "system": "http://unitsofmeasure.org", "code": "mL"},
 		"resourceType": "Immunization", "id": fmt.Sprintf("dose-%d", i+1), "status": "completed",
 		"vaccineCode": map[string]any{"coding": []any{map[string]any{
 			"system": "http://hl7.org/fhir/sid/cvx", "code": d[1]}}},
