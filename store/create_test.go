@@ -181,3 +181,25 @@ func TestWriteWithOneConnection(t *testing.T) {
 		}
 	}
 }
+
+// When the request's context ends as the one-statement create commits, the
+// driver reports the cancellation; CreateChecked then asks the database
+// and reports what happened. Here the row is already there (as if the
+// statement had committed) and the context is cancelled before the call.
+func TestCreateCheckedCancelledButCommitted(t *testing.T) {
+	ctx := context.Background()
+	dbs := openBoth(t)
+	db := dbs["postgres"]
+	v := newVersion("Immunization", "late", `{"resourceType":"Immunization","id":"late"}`)
+	v.Index = &search.Index{}
+	put(t, db, v)
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, created, err := db.CreateChecked(cancelled, v, nil); err != nil || !created {
+		t.Errorf("committed row, cancelled context: created %v, err %v; want created", created, err)
+	}
+	other := newVersion("Immunization", "never", `{"resourceType":"Immunization","id":"never"}`)
+	if _, created, err := db.CreateChecked(cancelled, other, nil); err == nil || created {
+		t.Errorf("nothing written, cancelled context: created %v, err %v; want an error", created, err)
+	}
+}

@@ -301,6 +301,18 @@ type tx struct {
 	d  dialect
 }
 
+// committed reports whether version v of a new resource is in the
+// database. A statement outside a transaction commits as it ends; when its
+// context is cancelled at that moment the driver reports the cancellation
+// although the row is there, and "nothing was written" would be false.
+// The id is fresh, so the row being there means this statement wrote it.
+func (db *DB) committed(ctx context.Context, v *Version) bool {
+	vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	r, err := readOne(vctx, db.read, v.New.Type, v.New.ID)
+	return err == nil && r.Version == v.New.Version && !r.Deleted
+}
+
 // directCreator is a dialect that writes a checked create in one statement.
 type directCreator interface {
 	createChecked(ctx context.Context, v *Version, refs map[string][]string) (map[string]bool, bool, error)
@@ -314,6 +326,11 @@ func (db *DB) CreateChecked(ctx context.Context, v *Version, refs map[string][]s
 	}
 	if dc, ok := db.dialect.(directCreator); ok {
 		live, created, err = dc.createChecked(ctx, v, refs)
+		if err != nil && ctx.Err() != nil && db.committed(ctx, v) {
+			// The request's context ended while the statement ran, but
+			// the statement had committed: the create happened.
+			return nil, true, nil
+		}
 		if err != nil {
 			err = fmt.Errorf("create %s/%s: %w", v.New.Type, v.New.ID, err)
 		}
