@@ -320,3 +320,79 @@ func TestLoadOverHTTP(t *testing.T) {
 	}
 	s.Do(t, "GET", "Immunization/h-imm-1", nil).Expect(t, 200)
 }
+
+// A load serves each resource back as it was read, with the server's id
+// and meta: whether the stored text was spliced from the input line or
+// encoded again (own meta, a conditional reference rewritten), on both
+// stores.
+func TestLoadStoresWhatItRead(t *testing.T) {
+	lines := []string{
+		`{"resourceType":"Organization","id":"org-1","name":"Clinic \"One\" — Müller","identifier":[{"system":"urn:org","value":"o1"}]}`,
+		`{"resourceType":"Patient","id":"pat-1","meta":{"profile":["http://example.org/p"]},"birthDate":"2020-01-02","managingOrganization":{"reference":"Organization/org-1"}}`,
+		`{"resourceType":"Patient","id":"pat-2","birthDate":"2021-03-04","managingOrganization":{"reference":"Organization?identifier=urn:org|o1"}}`,
+		`{"resourceType":"Patient","identifier":[{"system":"urn:mrn","value":"no-id"}],"name":[{"text":"\u00e9t\u00e9"}]}`,
+	}
+	want := func(t *testing.T, line string) map[string]any {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	for _, kind := range []string{"sqlite", "postgres"} {
+		t.Run(kind, func(t *testing.T) {
+			args := storeArgs(t, kind)
+			file := filepath.Join(t.TempDir(), "in.ndjson")
+			if err := os.WriteFile(file, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out, errOut, code := runCLI(t, append([]string{"load"}, append(args, file)...)...)
+			if code != 0 {
+				t.Fatalf("load exit %d\n%s\n%s", code, out, errOut)
+			}
+			s := StartWith(t, args)
+			check := func(path, line string, fix func(map[string]any)) {
+				got := s.Do(t, "GET", path, nil).Expect(t, 200).JSON(t)
+				meta, _ := got["meta"].(map[string]any)
+				if meta["versionId"] != "1" || meta["lastUpdated"] == nil {
+					t.Errorf("%s: meta %v, want versionId 1 and lastUpdated", path, meta)
+				}
+				w := want(t, line)
+				if fix != nil {
+					fix(w)
+				}
+				w["id"] = got["id"]
+				wm, _ := w["meta"].(map[string]any)
+				if wm == nil {
+					wm = map[string]any{}
+				}
+				wm["versionId"], wm["lastUpdated"] = meta["versionId"], meta["lastUpdated"]
+				w["meta"] = wm
+				if g, e := mustJSON(t, got), mustJSON(t, w); g != e {
+					t.Errorf("%s served\n %s\nwant\n %s", path, g, e)
+				}
+			}
+			check("Organization/org-1", lines[0], nil)
+			check("Patient/pat-1", lines[1], nil)
+			check("Patient/pat-2", lines[2], func(w map[string]any) {
+				w["managingOrganization"] = map[string]any{"reference": "Organization/org-1"}
+			})
+			found := s.Do(t, "GET", "Patient?identifier=urn:mrn|no-id", nil).Expect(t, 200).JSON(t)
+			entries, _ := found["entry"].([]any)
+			if len(entries) != 1 {
+				t.Fatalf("%d Patients with identifier no-id, want 1", len(entries))
+			}
+			id := entries[0].(map[string]any)["resource"].(map[string]any)["id"].(string)
+			check("Patient/"+id, lines[3], nil)
+		})
+	}
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}

@@ -1,6 +1,7 @@
 package fhir
 
 import (
+	"bytes"
 	"strconv"
 	"time"
 )
@@ -62,4 +63,49 @@ func Stamp(obj Object, id string, version int64, at time.Time) ([]byte, error) {
 	meta["versionId"] = strconv.FormatInt(version, 10)
 	meta["lastUpdated"] = FormatInstant(at)
 	return Marshal(obj)
+}
+
+// Raw is the text a resource was decoded from, for StampRaw.
+type Raw struct {
+	// Body is the JSON obj was decoded from, unchanged since: no element
+	// of obj was set or rewritten but its id (nil: unknown).
+	Body []byte
+	// ID is the id Body holds ("" when it has none).
+	ID string
+}
+
+// StampRaw is Stamp for a resource whose text is at hand: it stamps obj as
+// Stamp does, but makes the stored text by splicing id and meta into
+// raw.Body after its resourceType instead of encoding obj again (encoding
+// is a sizeable part of a bulk load). It splices only where that text is
+// certainly obj's — the body begins {"resourceType":"<type>", (nothing
+// before it to move), obj has no meta of its own (meta would be rewritten),
+// raw.ID is empty or id (no id to replace), and the body holds no \u
+// escape (a lone surrogate decodes to U+FFFD, which the text would not
+// say) — and encodes obj otherwise. The text keeps the client's member
+// order; JSON objects are unordered.
+func StampRaw(raw Raw, obj Object, id string, version int64, at time.Time) ([]byte, error) {
+	typ := Str(obj, "resourceType")
+	prefix := len(`{"resourceType":"`) + len(typ) + len(`",`)
+	body := bytes.TrimRight(raw.Body, " \t\r\n")
+	_, hasMeta := obj["meta"]
+	if hasMeta || (raw.ID != "" && raw.ID != id) || typ == "" || len(body) <= prefix ||
+		string(body[:prefix]) != `{"resourceType":"`+typ+`",` || body[len(body)-1] != '}' ||
+		bytes.Contains(body, []byte(`\u`)) {
+		return Stamp(obj, id, version, at)
+	}
+	obj["id"] = id
+	vid, ts := strconv.FormatInt(version, 10), FormatInstant(at)
+	obj["meta"] = Object{"versionId": vid, "lastUpdated": ts}
+	out := make([]byte, 0, len(body)+len(id)+len(ts)+64)
+	out = append(out, body[:prefix]...)
+	if raw.ID == "" {
+		out = append(AppendString(append(out, `"id":`...), id), ',')
+	}
+	out = append(out, `"meta":{"versionId":`...)
+	out = AppendString(out, vid)
+	out = append(out, `,"lastUpdated":`...)
+	out = AppendString(out, ts)
+	out = append(out, "},"...)
+	return append(out, body[prefix:]...), nil
 }

@@ -26,7 +26,8 @@ func (s *Service) Create(ctx context.Context, typ string, body []byte, ifNoneExi
 		return nil, err
 	}
 	if ifNoneExist == "" {
-		if r, done, err := s.createDirect(ctx, typ, obj); done {
+		raw := fhir.Raw{Body: body, ID: fhir.Str(obj, "id")}
+		if r, done, err := s.createDirect(ctx, typ, obj, raw); done {
 			return r, err
 		}
 	}
@@ -77,7 +78,7 @@ func (s *Service) createIn(ctx context.Context, tx store.Tx, typ string, obj fhi
 // to resolve by search, or a granular scope that only the database can
 // judge. Its outcomes are those of the transactional path: access is
 // judged before references, and the same errors name the same elements.
-func (s *Service) createDirect(ctx context.Context, typ string, obj fhir.Object) (r *Result, done bool, err error) {
+func (s *Service) createDirect(ctx context.Context, typ string, obj fhir.Object, raw fhir.Raw) (r *Result, done bool, err error) {
 	if err := s.resolveReferences(ctx, nil, typ, obj, nil); err != nil {
 		if errors.Is(err, errNeedsTx) {
 			return nil, false, nil
@@ -88,7 +89,9 @@ func (s *Service) createDirect(ctx context.Context, typ string, obj fhir.Object)
 	if s.Access != nil {
 		s.stampSource(ctx, obj)
 	}
-	v, err := s.version(typ, id, obj, nil, "POST", at)
+	// Nothing has changed obj since it was decoded from body (references
+	// were only read; meta.source, when set, makes StampRaw encode).
+	v, err := s.version(typ, id, obj, raw, nil, "POST", at)
 	if err != nil {
 		return nil, true, err
 	}

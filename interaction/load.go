@@ -1,6 +1,7 @@
 package interaction
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"sort"
@@ -23,6 +24,9 @@ type LoadItem struct {
 	ID          string
 	IfNoneExist string
 	Obj         fhir.Object
+	// Raw is the text Obj was decoded from and the id it held, if known:
+	// the stored text is then spliced from it (fhir.StampRaw).
+	Raw fhir.Raw
 }
 
 // LoadOutcome says what loading one item did.
@@ -285,7 +289,13 @@ func (s *Service) loadIn(ctx context.Context, tx store.Tx, items []LoadItem, fre
 			res[i] = LoadResult{Outcome: LoadUnchanged, Resource: cur}
 			continue
 		}
-		v, err := s.version(it.Type, ids[i], it.Obj, cur, "PUT", at)
+		// The text is obj's unless a conditional reference was rewritten,
+		// now or in an earlier attempt; without a '?' there was none.
+		raw := it.Raw
+		if bytes.IndexByte(raw.Body, '?') >= 0 {
+			raw = fhir.Raw{}
+		}
+		v, err := s.version(it.Type, ids[i], it.Obj, raw, cur, "PUT", at)
 		if err != nil {
 			return nil, err
 		}

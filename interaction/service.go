@@ -138,7 +138,7 @@ func (s *Service) prepareWrite(ctx context.Context, tx store.Tx, typ, id string,
 	if err != nil {
 		return nil, nil, err
 	}
-	v, err := s.version(typ, id, obj, prev, method, at)
+	v, err := s.version(typ, id, obj, fhir.Raw{}, prev, method, at)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -146,13 +146,14 @@ func (s *Service) prepareWrite(ctx context.Context, tx store.Tx, typ, id string,
 }
 
 // version stamps obj as the next version of typ/id and derives its index
-// rows, without writing.
-func (s *Service) version(typ, id string, obj fhir.Object, prev *fhir.Resource, method string, at time.Time) (*store.Version, error) {
+// rows, without writing. raw, when known, is the text obj came from (see
+// fhir.StampRaw).
+func (s *Service) version(typ, id string, obj fhir.Object, raw fhir.Raw, prev *fhir.Resource, method string, at time.Time) (*store.Version, error) {
 	version := int64(1)
 	if prev != nil {
 		version = prev.Version + 1
 	}
-	body, err := fhir.Stamp(obj, id, version, at)
+	body, err := fhir.StampRaw(raw, obj, id, version, at)
 	if err != nil {
 		return nil, fhir.Internal(err)
 	}

@@ -33,7 +33,10 @@ type Parsed struct {
 	ID          string
 	IfNoneExist string
 	Obj         fhir.Object
-	attempts    int // writes tried that found a reference not yet there
+	// RawID is the id Item.Body holds ("" for none), taken before anything
+	// sets Obj's id (fhir.Raw).
+	RawID    string
+	attempts int // writes tried that found a reference not yet there
 }
 
 // Result of writing one item.
@@ -393,7 +396,7 @@ func (l *Loader) prepare(it Item) (*Parsed, string, error) {
 	if !l.Sink.Supports(typ) {
 		return nil, typ, nil
 	}
-	p := &Parsed{Item: it, Type: typ, ID: fhir.Str(obj, "id"), IfNoneExist: it.IfNoneExist, Obj: obj}
+	p := &Parsed{Item: it, Type: typ, ID: fhir.Str(obj, "id"), IfNoneExist: it.IfNoneExist, Obj: obj, RawID: fhir.Str(obj, "id")}
 	if p.ID == "" {
 		p.ID = idFromFullURL(it.FullURL)
 	}

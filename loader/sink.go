@@ -35,7 +35,8 @@ func (d *DBSink) Prepare(p *Parsed) error {
 func (d *DBSink) Write(ctx context.Context, batch []*Parsed) ([]Result, error) {
 	items := make([]interaction.LoadItem, len(batch))
 	for i, p := range batch {
-		items[i] = interaction.LoadItem{Type: p.Type, ID: p.ID, IfNoneExist: p.IfNoneExist, Obj: p.Obj}
+		items[i] = interaction.LoadItem{Type: p.Type, ID: p.ID, IfNoneExist: p.IfNoneExist, Obj: p.Obj,
+			Raw: fhir.Raw{Body: p.Body, ID: p.RawID}}
 	}
 	res, err := d.Service.LoadBatch(ctx, items, &d.cache)
 	if err != nil {
