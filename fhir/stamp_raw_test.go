@@ -12,7 +12,7 @@ func TestStampRawMatchesStamp(t *testing.T) {
 	at := time.Date(2026, 11, 26, 15, 4, 5, 123456000, time.UTC)
 	for _, tc := range []struct {
 		name, body, rawID, id string
-		spliced             bool
+		spliced               bool
 	}{
 		{"no id", `{"resourceType":"Immunization","status":"completed","patient":{"reference":"Patient/p"}}`, "", "new-1", true},
 		{"same id", `{"resourceType":"Patient","id":"p1","birthDate":"2020-01-02"}`, "p1", "p1", true},
