@@ -6,8 +6,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/lib/pq"
@@ -25,50 +23,23 @@ import (
 func copyLoad(ctx context.Context, db *sql.DB, x *search.Extractor, n, per, workers, batch int, log func(string, ...any)) error {
 	at := time.Date(2025, 7, 1, 0, 0, 0, 0, time.UTC)
 	end := time.Date(2025, 6, 30, 0, 0, 0, 0, time.UTC)
-	start := time.Now()
-	var done atomic.Int64
-	for phase := 0; phase < 2; phase++ {
-		var next atomic.Int64
-		var wg sync.WaitGroup
-		errc := make(chan error, workers)
-		for w := 0; w < workers; w++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for ctx.Err() == nil {
-					lo := int(next.Add(int64(batch))) - batch
-					if lo >= n {
-						return
-					}
-					hi := min(lo+batch, n)
-					var rows []copyRow
-					for i := lo; i < hi; i++ {
-						if phase == 0 {
-							rows = append(rows, copyRow{rid: int64(i + 1), obj: patient(i)})
-							continue
-						}
-						for k, o := range immunizations(i, per, end) {
-							rows = append(rows, copyRow{rid: int64(n + i*per + k + 1), obj: o})
-						}
-					}
-					if err := copyBatch(ctx, db, x, rows, at); err != nil {
-						errc <- err
-						return
-					}
-					if d := done.Add(int64(len(rows))); d/100000 != (d-int64(len(rows)))/100000 {
-						log("copied %d resources (%.0f/s)", d, float64(d)/time.Since(start).Seconds())
-					}
-				}
-			}()
+	err := inBatches(ctx, n, workers, batch, 100000, "copied", log, func(phase, lo, hi int) (int, error) {
+		var rows []copyRow
+		for i := lo; i < hi; i++ {
+			if phase == 0 {
+				rows = append(rows, copyRow{rid: int64(i + 1), obj: patient(i)})
+				continue
+			}
+			for k, o := range immunizations(i, per, end) {
+				rows = append(rows, copyRow{rid: int64(n + i*per + k + 1), obj: o})
+			}
 		}
-		wg.Wait()
-		select {
-		case err := <-errc:
-			return err
-		default:
-		}
+		return len(rows), copyBatch(ctx, db, x, rows, at)
+	})
+	if err != nil {
+		return err
 	}
-	_, err := db.ExecContext(ctx, `SELECT setval('resource_rid_seq', (SELECT max(rid) FROM resource))`)
+	_, err = db.ExecContext(ctx, `SELECT setval('resource_rid_seq', (SELECT max(rid) FROM resource))`)
 	return err
 }
 

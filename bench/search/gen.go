@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/immunis/immunis/fhir"
@@ -130,51 +128,17 @@ func immunizations(i, n int, end time.Time) []map[string]any {
 func load(ctx context.Context, db *store.DB, x *search.Extractor, n, per, workers, batch int, log func(string, ...any)) error {
 	at := time.Date(2025, 7, 1, 0, 0, 0, 0, time.UTC)
 	end := time.Date(2025, 6, 30, 0, 0, 0, 0, time.UTC)
-	next := atomic.Int64{}
-	done := atomic.Int64{}
-	start := time.Now()
-	var wg sync.WaitGroup
-	errc := make(chan error, workers)
-	// Patients first (Immunizations then get higher rids, as in a real
-	// registry loaded in that order), then Immunizations.
-	for phase := 0; phase < 2; phase++ {
-		next.Store(0)
-		for w := 0; w < workers; w++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for ctx.Err() == nil {
-					lo := int(next.Add(int64(batch))) - batch
-					if lo >= n {
-						return
-					}
-					hi := min(lo+batch, n)
-					var objs []map[string]any
-					for i := lo; i < hi; i++ {
-						if phase == 0 {
-							objs = append(objs, patient(i))
-						} else {
-							objs = append(objs, immunizations(i, per, end)...)
-						}
-					}
-					if err := write(ctx, db, x, objs, at); err != nil {
-						errc <- err
-						return
-					}
-					if d := done.Add(int64(len(objs))); d/50000 != (d-int64(len(objs)))/50000 {
-						log("loaded %d resources (%.0f/s)", d, float64(d)/time.Since(start).Seconds())
-					}
-				}
-			}()
+	return inBatches(ctx, n, workers, batch, 50000, "loaded", log, func(phase, lo, hi int) (int, error) {
+		var objs []map[string]any
+		for i := lo; i < hi; i++ {
+			if phase == 0 {
+				objs = append(objs, patient(i))
+			} else {
+				objs = append(objs, immunizations(i, per, end)...)
+			}
 		}
-		wg.Wait()
-		select {
-		case err := <-errc:
-			return err
-		default:
-		}
-	}
-	return ctx.Err()
+		return len(objs), write(ctx, db, x, objs, at)
+	})
 }
 
 // write stores objs (new resources) in one transaction.
