@@ -79,7 +79,8 @@ func (s *Service) createIn(ctx context.Context, tx store.Tx, typ string, obj fhi
 // judge. Its outcomes are those of the transactional path: access is
 // judged before references, and the same errors name the same elements.
 func (s *Service) createDirect(ctx context.Context, typ string, obj fhir.Object, raw fhir.Raw) (r *Result, done bool, err error) {
-	if err := s.resolveReferences(ctx, nil, typ, obj, nil); err != nil {
+	refs, err := s.resolveCollect(ctx, nil, typ, obj, nil)
+	if err != nil {
 		if errors.Is(err, errNeedsTx) {
 			return nil, false, nil
 		}
@@ -100,7 +101,6 @@ func (s *Service) createDirect(ctx context.Context, typ string, obj fhir.Object,
 		// the transactional path ask the database.
 		return nil, false, nil
 	}
-	refs := s.localReferences([]typedObject{{typ, obj, nil}})
 	live, created, err := s.Store.CreateChecked(ctx, v, refs.byType)
 	if err != nil {
 		return nil, true, storeErr(err)

@@ -78,36 +78,60 @@ func (w *refWalker) object(obj fhir.Object) error {
 // cannot be resolved: the walk stops at it with errNeedsTx, having changed
 // nothing.
 func (s *Service) resolveReferences(ctx context.Context, tx store.Tx, typ string, obj fhir.Object, ids map[string]string) error {
+	_, err := s.resolveCollect(ctx, tx, typ, obj, ids)
+	return err
+}
+
+// resolveCollect is resolveReferences that also returns the references to
+// stored types the resource holds once resolved, so that a single write
+// checks them (checkLive) without walking the resource again.
+func (s *Service) resolveCollect(ctx context.Context, tx store.Tx, typ string, obj fhir.Object, ids map[string]string) (localRefs, error) {
+	refs := localRefs{byType: map[string][]string{}}
 	contained := map[string]bool{}
 	for _, c := range fhir.Arr(obj, "contained") {
 		if m, ok := c.(map[string]any); ok {
 			contained[fhir.Str(m, "id")] = true
 		}
 	}
-	return walkReferences(obj, typ, func(expr, raw string) (string, error) {
-		if to, ok := ids[raw]; ok {
-			return to, nil
-		}
-		ref := fhir.ParseReference(raw, s.BaseURL)
-		switch ref.Kind {
-		case fhir.RefContained:
-			if ref.ID != "" && !contained[ref.ID] {
-				return "", refError(expr, "IMM-REF-002", "reference %q names no contained resource", raw)
+	err := walkReferences(obj, typ, func(expr, raw string) (string, error) {
+		to, err := s.resolveOne(ctx, tx, contained, ids, expr, raw)
+		if err == nil {
+			final := raw
+			if to != "" {
+				final = to
 			}
-		case fhir.RefURN:
-			return "", refError(expr, "IMM-REF-003", "reference %q can only be resolved inside a transaction Bundle that holds it", raw)
-		case fhir.RefConditional:
-			// R4 defines conditional references for transactions; resolving
-			// them on single writes too costs nothing and helps loaders.
-			if tx == nil {
-				return "", errNeedsTx
-			}
-			return s.resolveConditionalRef(ctx, tx, expr, ref)
-		case fhir.RefInvalid:
-			return "", refError(expr, "IMM-REF-005", "%q is not a valid reference", raw)
+			s.noteLocal(&refs, expr, final, nil)
 		}
-		return "", nil
+		return to, err
 	})
+	return refs, err
+}
+
+// resolveOne resolves one reference (see resolveReferences): the value to
+// put in its place, or "" to keep it.
+func (s *Service) resolveOne(ctx context.Context, tx store.Tx, contained map[string]bool, ids map[string]string, expr, raw string) (string, error) {
+	if to, ok := ids[raw]; ok {
+		return to, nil
+	}
+	ref := fhir.ParseReference(raw, s.BaseURL)
+	switch ref.Kind {
+	case fhir.RefContained:
+		if ref.ID != "" && !contained[ref.ID] {
+			return "", refError(expr, "IMM-REF-002", "reference %q names no contained resource", raw)
+		}
+	case fhir.RefURN:
+		return "", refError(expr, "IMM-REF-003", "reference %q can only be resolved inside a transaction Bundle that holds it", raw)
+	case fhir.RefConditional:
+		// R4 defines conditional references for transactions; resolving
+		// them on single writes too costs nothing and helps loaders.
+		if tx == nil {
+			return "", errNeedsTx
+		}
+		return s.resolveConditionalRef(ctx, tx, expr, ref)
+	case fhir.RefInvalid:
+		return "", refError(expr, "IMM-REF-005", "%q is not a valid reference", raw)
+	}
+	return "", nil
 }
 
 // errNeedsTx stops a write that was tried without a transaction of its own
@@ -132,7 +156,12 @@ type typedObject struct {
 // verifyReferencesOf checks the references of many resources with one
 // statement per referenced type (a transaction's entries all at once).
 func (s *Service) verifyReferencesOf(ctx context.Context, tx store.Tx, objs []typedObject) error {
-	refs := s.localReferences(objs)
+	return s.checkLive(ctx, tx, s.localReferences(objs))
+}
+
+// checkLive checks that refs name live resources, with one statement per
+// referenced type, and keeps them from being deleted until tx ends.
+func (s *Service) checkLive(ctx context.Context, tx store.Tx, refs localRefs) error {
 	if len(refs.uses) == 0 {
 		return nil
 	}
@@ -165,15 +194,20 @@ func (s *Service) localReferences(objs []typedObject) localRefs {
 	refs := localRefs{byType: map[string][]string{}}
 	for _, o := range objs {
 		_ = walkReferences(o.obj, o.typ, func(expr, raw string) (string, error) {
-			ref := fhir.ParseReference(raw, s.BaseURL)
-			if ref.Kind == fhir.RefLocal && s.Registry.Supports(ref.Type) {
-				refs.uses = append(refs.uses, refUse{expr, raw, ref.Type, ref.ID, o.wrap})
-				refs.byType[ref.Type] = append(refs.byType[ref.Type], ref.ID)
-			}
+			s.noteLocal(&refs, expr, raw, o.wrap)
 			return "", nil
 		})
 	}
 	return refs
+}
+
+// noteLocal adds raw to refs when it names a resource of a stored type.
+func (s *Service) noteLocal(refs *localRefs, expr, raw string, wrap func(error) error) {
+	ref := fhir.ParseReference(raw, s.BaseURL)
+	if ref.Kind == fhir.RefLocal && s.Registry.Supports(ref.Type) {
+		refs.uses = append(refs.uses, refUse{expr, raw, ref.Type, ref.ID, wrap})
+		refs.byType[ref.Type] = append(refs.byType[ref.Type], ref.ID)
+	}
 }
 
 // check fails on the first reference whose target live ("Type/id") lacks.

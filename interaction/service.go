@@ -179,17 +179,19 @@ func (s *Service) inTx(ctx context.Context, fn func(tx store.Tx) (*Result, error
 }
 
 // writeOne runs one write interaction in its own database transaction:
-// resolve the references of obj, do the write, verify the references.
+// resolve the references of obj, do the write, verify the references
+// (those resolving found: do changes no reference).
 func (s *Service) writeOne(ctx context.Context, typ string, obj fhir.Object, do func(tx store.Tx, at time.Time) (*Result, error)) (*Result, error) {
 	return s.inTx(ctx, func(tx store.Tx) (*Result, error) {
-		if err := s.resolveReferences(ctx, tx, typ, obj, nil); err != nil {
+		refs, err := s.resolveCollect(ctx, tx, typ, obj, nil)
+		if err != nil {
 			return nil, err
 		}
 		r, err := do(tx, s.now())
 		if err != nil {
 			return nil, err
 		}
-		return r, s.verifyReferences(ctx, tx, typ, obj)
+		return r, s.checkLive(ctx, tx, refs)
 	})
 }
 
