@@ -36,7 +36,8 @@ type Parsed struct {
 	// RawID is the id Item.Body holds ("" for none), taken before anything
 	// sets Obj's id (fhir.Raw).
 	RawID    string
-	attempts int // writes tried that found a reference not yet there
+	attempts int   // writes tried that found a reference not yet there
+	seq      int64 // position in the input, among the items written
 }
 
 // Result of writing one item.
@@ -184,13 +185,24 @@ func (l *Loader) RunSource(ctx context.Context, total int64, src Source) (Summar
 	defer cancel()
 
 	var bytesRead atomic.Int64
-	raw := make(chan Item, 256)
+	// The reader numbers items in input order and holds a slot of window
+	// for each until the batcher takes it, which bounds what is in memory
+	// between the two however the workers' speeds differ.
+	raw := make(chan numbered, 256)
+	window := make(chan struct{}, reorderWindow)
 	readErr := make(chan error, 1)
 	go func() {
 		defer close(raw)
+		var n int64
 		readErr <- src(ctx, &bytesRead, func(it Item) error {
 			select {
-			case raw <- it:
+			case window <- struct{}{}:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			select {
+			case raw <- numbered{seq: n, it: it}:
+				n++
 				return nil
 			case <-ctx.Done():
 				return ctx.Err()
@@ -198,32 +210,25 @@ func (l *Loader) RunSource(ctx context.Context, total int64, src Source) (Summar
 		})
 	}()
 
-	// Validation on every core; each result goes to the writer in
-	// arrival order.
-	type prepared struct {
-		p       *Parsed
-		skip    string
-		err     error
-		source  string
-		rawBody []byte
-	}
-	ready := make(chan prepared, 64)
+	// Validation on every core.
+	done := make(chan prepared, 64)
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for it := range raw {
-				p, skip, err := l.prepare(it)
+			for n := range raw {
+				p, skip, err := l.prepare(n.it)
 				select {
-				case ready <- prepared{p: p, skip: skip, err: err, source: it.Source, rawBody: it.Body}:
+				case done <- prepared{seq: n.seq, p: p, skip: skip, err: err, source: n.it.Source, rawBody: n.it.Body}:
 				case <-ctx.Done():
 					return
 				}
 			}
 		}()
 	}
-	go func() { wg.Wait(); close(ready) }()
+	go func() { wg.Wait(); close(done) }()
+	ready := inOrder(done, window)
 
 	// Writers: several batches in flight (each its own transaction), so
 	// database round trips overlap validation. The aggregator owns the
@@ -235,12 +240,17 @@ func (l *Loader) RunSource(ctx context.Context, total int64, src Source) (Summar
 	var (
 		aggMu sync.Mutex
 		// retry holds items whose reference target was in a batch still in
-		// flight: they ride along with the next batch. deferred holds what
-		// still failed after a few tries, for the end.
+		// flight: they ride along with the next batch, which is sent only
+		// once every batch in flight before it has finished, so a target
+		// that was in flight is there by then. deferred holds what still
+		// failed after that (its target comes later in the input), for
+		// the end.
 		retry, deferred []*Parsed
-		done            int64
+		finished        int64
 		firstErr        error
 		draining        bool // the input is read: everything retries at the end
+		inFlight        int  // batches sent and not yet recorded
+		settled         = sync.NewCond(&aggMu)
 	)
 	lastReport := now()
 	report := func(force bool) {
@@ -249,7 +259,7 @@ func (l *Loader) RunSource(ctx context.Context, total int64, src Source) (Summar
 		}
 		if t := now(); force || t.Sub(lastReport) >= time.Second {
 			lastReport = t
-			l.Progress(Progress{Resources: done, BytesRead: bytesRead.Load(), BytesTotal: total, Elapsed: t.Sub(start)})
+			l.Progress(Progress{Resources: finished, BytesRead: bytesRead.Load(), BytesTotal: total, Elapsed: t.Sub(start)})
 		}
 	}
 	// record accounts for one written batch; the caller holds aggMu.
@@ -266,7 +276,7 @@ func (l *Loader) RunSource(ctx context.Context, total int64, src Source) (Summar
 			default:
 				if !final && retryable(r.Err) {
 					p.attempts++
-					if !draining && p.attempts < 3 && len(retry) < batchSize {
+					if !draining && p.attempts < 2 {
 						retry = append(retry, p)
 					} else {
 						deferred = append(deferred, p)
@@ -278,7 +288,7 @@ func (l *Loader) RunSource(ctx context.Context, total int64, src Source) (Summar
 					return err
 				}
 			}
-			done++
+			finished++
 		}
 		report(false)
 		return nil
@@ -301,32 +311,50 @@ func (l *Loader) RunSource(ctx context.Context, total int64, src Source) (Summar
 					firstErr = err
 					cancel()
 				}
+				inFlight--
+				settled.Broadcast()
 				aggMu.Unlock()
 			}
 		}()
 	}
 
 	var batch []*Parsed
+	hasRetries := false // batch carries items that failed on a reference
 	send := func() {
-		if len(batch) > 0 {
-			select {
-			case batches <- batch:
-			case <-ctx.Done():
-			}
-			batch = nil
+		if len(batch) == 0 {
+			return
 		}
+		aggMu.Lock()
+		if hasRetries {
+			for inFlight > 0 {
+				settled.Wait()
+			}
+			// What failed while waiting goes too: its target was in a
+			// batch that is done now, like the rest of this one's.
+			batch, retry = append(batch, retry...), nil
+		}
+		inFlight++
+		aggMu.Unlock()
+		select {
+		case batches <- batch:
+		case <-ctx.Done():
+			aggMu.Lock()
+			inFlight--
+			aggMu.Unlock()
+		}
+		batch, hasRetries = nil, false
 	}
 	for pr := range ready {
 		switch {
 		case pr.skip != "":
 			aggMu.Lock()
 			sum.Skipped[pr.skip]++
-			done++
+			finished++
 			aggMu.Unlock()
 		case pr.err != nil:
 			aggMu.Lock()
 			sum.Rejected++
-			done++
+			finished++
 			err := l.writeReject(pr.source, pr.rawBody, pr.err)
 			if err != nil && firstErr == nil {
 				firstErr = err
@@ -337,8 +365,10 @@ func (l *Loader) RunSource(ctx context.Context, total int64, src Source) (Summar
 			if len(batch) == 0 {
 				aggMu.Lock()
 				batch, retry = append(batch, retry...), nil
+				hasRetries = len(batch) > 0
 				aggMu.Unlock()
 			}
+			pr.p.seq = pr.seq
 			batch = append(batch, pr.p)
 			if len(batch) >= batchSize {
 				send()
@@ -363,6 +393,9 @@ func (l *Loader) RunSource(ctx context.Context, total int64, src Source) (Summar
 	for len(deferred) > 0 {
 		again := deferred
 		deferred = nil
+		// In input order, so a target held here is written before what
+		// references it.
+		sort.Slice(again, func(i, j int) bool { return again[i].seq < again[j].seq })
 		for i := 0; i < len(again); i += batchSize {
 			b := again[i:min(i+batchSize, len(again))]
 			res, err := l.Sink.Write(ctx, b)
@@ -380,6 +413,52 @@ func (l *Loader) RunSource(ctx context.Context, total int64, src Source) (Summar
 	sum.Elapsed = now().Sub(start)
 	report(true)
 	return sum, nil
+}
+
+// reorderWindow bounds the items between the reader and the batcher.
+const reorderWindow = 1024
+
+// numbered is an item and its position in the input.
+type numbered struct {
+	seq int64
+	it  Item
+}
+
+// prepared is a validated item (or why it is skipped or rejected).
+type prepared struct {
+	seq     int64
+	p       *Parsed
+	skip    string
+	err     error
+	source  string
+	rawBody []byte
+}
+
+// inOrder passes the workers' results on in input order, freeing a slot of
+// window for each. Workers finish out of order, and batches follow the
+// input so that a resource is written no later than what references it
+// (when the input has it first).
+func inOrder(in <-chan prepared, window <-chan struct{}) <-chan prepared {
+	out := make(chan prepared)
+	go func() {
+		defer close(out)
+		held := map[int64]prepared{}
+		var next int64
+		for pr := range in {
+			held[pr.seq] = pr
+			for {
+				h, ok := held[next]
+				if !ok {
+					break
+				}
+				delete(held, next)
+				next++
+				out <- h
+				<-window
+			}
+		}
+	}()
+	return out
 }
 
 // prepare looks at an item: its type (skipping unsupported ones), the id or
