@@ -32,7 +32,9 @@ func OpenPostgres(ctx context.Context, url string, maxConns int) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("connect to postgres: %w", err)
 	}
-	return &DB{read: db, write: db, dialect: &postgres{db: db}}, nil
+	pg := &postgres{db: db}
+	pg.group.p = pg
+	return &DB{read: db, write: db, dialect: pg}, nil
 }
 
 // withBinaryParameters turns on lib/pq's binary_parameters unless the URL
@@ -67,6 +69,7 @@ type postgres struct {
 	mu      sync.Mutex
 	stmts   map[string]*sql.Stmt
 	pending map[string]bool // being prepared in the background
+	group   grouper         // group commit of plain creates (group.go)
 }
 
 // stmt returns query prepared for use inside tx.
@@ -138,6 +141,12 @@ func (p *postgres) lock(ctx context.Context, tx *sql.Tx, key int64) error {
 
 func (p *postgres) liveSQL() string {
 	return `SELECT deleted FROM resource WHERE type = $1 AND id = $2 FOR SHARE`
+}
+
+// lockNotAvailable reports a NOWAIT lock that another transaction held.
+func lockNotAvailable(err error) bool {
+	var pe *pq.Error
+	return errors.As(err, &pe) && pe.Code == "55P03"
 }
 
 func (p *postgres) retryable(err error) bool {
@@ -312,12 +321,26 @@ func (p *postgres) put(ctx context.Context, tx *sql.Tx, v *Version) error {
 	return nil
 }
 
-// createChecked is CreateChecked in one statement: each referenced type's
+// createChecked is CreateChecked: alone, or in one statement with the
+// creates waiting with it (group.go).
+func (p *postgres) createChecked(ctx context.Context, v *Version, refs map[string][]string) (map[string]bool, bool, error) {
+	return p.group.create(ctx, v, refs)
+}
+
+// createOne is CreateChecked in one statement: each referenced type's
 // live rows are read FOR SHARE in a CTE of their own, the insert runs only
 // when every one was found, and the index rows hang off the insert's rid
 // (none when nothing was inserted). Outside an explicit transaction the
 // statement is its own: one round trip.
-func (p *postgres) createChecked(ctx context.Context, v *Version, refs map[string][]string) (map[string]bool, bool, error) {
+//
+// With wait false the rows are read FOR SHARE NOWAIT: a referenced row
+// locked by another transaction fails the statement (lockNotAvailable)
+// at once instead of waiting for it.
+func (p *postgres) createOne(ctx context.Context, v *Version, refs map[string][]string, wait bool) (map[string]bool, bool, error) {
+	lock := "FOR SHARE"
+	if !wait {
+		lock = "FOR SHARE NOWAIT"
+	}
 	n := v.New
 	types := make([]string, 0, len(refs))
 	for t := range refs {
@@ -328,8 +351,8 @@ func (p *postgres) createChecked(ctx context.Context, v *Version, refs map[strin
 	var cond []string
 	for i, t := range types {
 		ids := dedupe(refs[t])
-		fmt.Fprintf(&w.sql, "r%d AS (SELECT id FROM resource WHERE type = %s AND id = ANY(%s::text[]) AND NOT deleted FOR SHARE),\n",
-			i, w.arg(t), w.arg(pq.Array(ids)))
+		fmt.Fprintf(&w.sql, "r%d AS (SELECT id FROM resource WHERE type = %s AND id = ANY(%s::text[]) AND NOT deleted %s),\n",
+			i, w.arg(t), w.arg(pq.Array(ids)), lock)
 		cond = append(cond, fmt.Sprintf("(SELECT count(*) FROM r%d) = %s", i, w.arg(int64(len(ids)))))
 	}
 	where := ""
