@@ -45,6 +45,9 @@ func (db *DB) Dialect() search.Dialect { return db.dialect.name() }
 
 // Close closes the connection pools.
 func (db *DB) Close() error {
+	if c, ok := db.dialect.(interface{ close() }); ok {
+		c.close() // background work of the dialect first
+	}
 	err := db.read.Close()
 	if db.write != db.read {
 		err = errors.Join(err, db.write.Close())

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -61,20 +62,24 @@ type grouper struct {
 	p       *postgres
 	start   sync.Once
 	queue   chan *groupCreate
+	quit    chan struct{} // closed when the store is
+	stop    sync.Once
 	grouped atomic.Int64 // statements that wrote more than one create
 	alone   atomic.Int64 // creates written on their own after a lock was busy
 }
 
 func (g *grouper) create(ctx context.Context, v *Version, refs map[string][]string) (map[string]bool, bool, error) {
-	g.start.Do(func() {
-		g.queue = make(chan *groupCreate, 4*groupMax)
-		go g.commit()
-	})
+	if err := ctx.Err(); err != nil {
+		return nil, false, err // gone already: not queued
+	}
+	g.start.Do(g.init)
 	c := &groupCreate{ctx: ctx, v: v, refs: refs, done: make(chan groupResult, 1)}
 	select {
 	case g.queue <- c:
 	case <-ctx.Done():
 		return nil, false, ctx.Err()
+	case <-g.quit:
+		return nil, false, errClosed
 	}
 	select {
 	case r := <-c.done:
@@ -83,16 +88,33 @@ func (g *grouper) create(ctx context.Context, v *Version, refs map[string][]stri
 		if c.state.CompareAndSwap(queued, abandoned) {
 			return nil, false, ctx.Err() // the committer will not write it
 		}
-		r := <-c.done // in a statement already: its outcome is the answer
-		return r.live, r.created, r.err
+	case <-g.quit:
+		if c.state.CompareAndSwap(queued, abandoned) {
+			return nil, false, errClosed
+		}
 	}
+	r := <-c.done // in a statement already: its outcome is the answer
+	return r.live, r.created, r.err
+}
+
+func (g *grouper) init() {
+	g.queue = make(chan *groupCreate, 4*groupMax)
+	g.quit = make(chan struct{})
+	go g.commit()
 }
 
 // commit is the committer: it takes the first create waiting and every
 // other one waiting with it (up to groupMax).
 func (g *grouper) commit() {
 	batch := make([]*groupCreate, 0, groupMax)
-	for first := range g.queue {
+	for {
+		var first *groupCreate
+		select {
+		case first = <-g.queue:
+		case <-g.quit:
+			g.drain()
+			return
+		}
 		batch = append(batch[:0], first)
 	more:
 		for len(batch) < groupMax {
@@ -111,6 +133,29 @@ func (g *grouper) commit() {
 		}
 		g.run(kept)
 		clear(batch)
+	}
+}
+
+// errClosed answers creates that reach a closed store.
+var errClosed = errors.New("the store is closed")
+
+// close stops the committer (DB.Close).
+func (g *grouper) close() {
+	g.start.Do(g.init)
+	g.stop.Do(func() { close(g.quit) })
+}
+
+// drain answers what is still queued when the store closes.
+func (g *grouper) drain() {
+	for {
+		select {
+		case c := <-g.queue:
+			if c.state.CompareAndSwap(queued, taken) {
+				c.done <- groupResult{err: errClosed}
+			}
+		default:
+			return
+		}
 	}
 }
 

@@ -257,3 +257,16 @@ func TestGroupCommitDoesNotWaitBehindALock(t *testing.T) {
 		}
 	}
 }
+
+// A create that reaches a closed store is answered, not left waiting.
+func TestGroupCreateAfterClose(t *testing.T) {
+	db, _ := openGroupTestDB(t, 2)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, created, err := db.CreateChecked(ctx, groupVersion("late"), nil); err == nil || created || ctx.Err() != nil {
+		t.Fatalf("after Close: created %v, err %v (context: %v)", created, err, ctx.Err())
+	}
+}

@@ -143,6 +143,8 @@ func (p *postgres) liveSQL() string {
 	return `SELECT deleted FROM resource WHERE type = $1 AND id = $2 FOR SHARE`
 }
 
+func (p *postgres) close() { p.group.close() }
+
 // lockNotAvailable reports a NOWAIT lock that another transaction held.
 func lockNotAvailable(err error) bool {
 	var pe *pq.Error
