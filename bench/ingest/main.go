@@ -338,7 +338,8 @@ func breakdown(bin, prof string) {
 		{"index extraction (FHIRPath)", "search.(*Extractor).Extract"},
 		{"stamping / JSON encode", "fhir.Stamp"},
 		{"reference checks", "interaction.(*Service).verifyReferences"},
-		{"SQL: single writes (prepared)", "database/sql.(*Stmt).QueryRowContext"},
+		{"SQL: creates (store's group committer)", "store.(*grouper).commit"},
+		{"SQL: other single writes (prepared)", "database/sql.(*Stmt).QueryRowContext"},
 		{"SQL: transaction creates (prepared)", "database/sql.(*Stmt).ExecContext"},
 		{"SQL: reference checks", "store.(*postgres).liveMany"},
 		{"commit", "database/sql.(*Tx).Commit"},
@@ -357,7 +358,7 @@ func breakdown(bin, prof string) {
 			if strings.HasSuffix(strings.TrimSpace(line), a.fn) || strings.Contains(line, " "+a.fn) {
 				f := strings.Fields(line)
 				if len(f) >= 5 {
-					fmt.Printf("  %-38s %8s cum (%s)\n", a.name, f[3], f[4])
+					fmt.Printf("  %-40s %8s cum (%s)\n", a.name, f[3], f[4])
 				}
 				break
 			}
