@@ -17,8 +17,9 @@ import (
 // PostgreSQL's work for it is per statement and per commit rather than per
 // row. So one committer writes the creates: the first waiting alone, in
 // the one-row statement, and those that arrived while it was busy
-// together, in ONE statement, one round trip and one commit. Grouping
-// happens only when there is a queue, so it adds no latency. Each row
+// together, in ONE statement, one round trip and one commit. There is no
+// timer: a lone create is written at once, and groups form only from the
+// queue that builds while a statement runs. Each row
 // keeps its own reference check: a create whose reference is missing is
 // not written, and the others are.
 //
