@@ -240,8 +240,8 @@ func (l *Loader) RunSource(ctx context.Context, total int64, src Source) (Summar
 	var (
 		aggMu sync.Mutex
 		// retry holds items whose reference target was in a batch still in
-		// flight: they ride along with the next batch, which is sent only
-		// once every batch in flight before it has finished, so a target
+		// flight: they ride along with the next batch sent, which then
+		// waits for every batch in flight before it to finish, so a target
 		// that was in flight is there by then. deferred holds what still
 		// failed after that (its target comes later in the input), for
 		// the end.
@@ -319,18 +319,18 @@ func (l *Loader) RunSource(ctx context.Context, total int64, src Source) (Summar
 	}
 
 	var batch []*Parsed
-	hasRetries := false // batch carries items that failed on a reference
 	send := func() {
 		if len(batch) == 0 {
 			return
 		}
 		aggMu.Lock()
-		if hasRetries {
+		if len(retry) > 0 {
+			// The retries go with this batch once the batches in flight
+			// are done (their targets were in one of those), and so does
+			// whatever failed while waiting.
 			for inFlight > 0 {
 				settled.Wait()
 			}
-			// What failed while waiting goes too: its target was in a
-			// batch that is done now, like the rest of this one's.
 			batch, retry = append(batch, retry...), nil
 		}
 		inFlight++
@@ -342,7 +342,7 @@ func (l *Loader) RunSource(ctx context.Context, total int64, src Source) (Summar
 			inFlight--
 			aggMu.Unlock()
 		}
-		batch, hasRetries = nil, false
+		batch = nil
 	}
 	for pr := range ready {
 		switch {
@@ -362,12 +362,6 @@ func (l *Loader) RunSource(ctx context.Context, total int64, src Source) (Summar
 			}
 			aggMu.Unlock()
 		default:
-			if len(batch) == 0 {
-				aggMu.Lock()
-				batch, retry = append(batch, retry...), nil
-				hasRetries = len(batch) > 0
-				aggMu.Unlock()
-			}
 			pr.p.seq = pr.seq
 			batch = append(batch, pr.p)
 			if len(batch) >= batchSize {
