@@ -261,19 +261,15 @@ w AS (INSERT INTO resource (rid, type, id, version, last_updated, deleted, metho
 // what createChecked would give for it alone.
 func (p *postgres) createGroup(ctx context.Context, cs []*groupCreate) ([]groupResult, error) {
 	var (
-		ns                            []int64
-		types, ids, methods, contents []string
-		versions, times               []int64
-		refN                          []int64
-		refTypes, refIDs              []string
-		c                             indexCols
+		ns               []int64
+		r                resourceCols
+		refN             []int64
+		refTypes, refIDs []string
+		c                indexCols
 	)
 	for i, gc := range cs {
-		n := gc.v.New
 		ns = append(ns, int64(i))
-		types, ids, methods = append(types, n.Type), append(ids, n.ID), append(methods, n.Method)
-		versions, times = append(versions, n.Version), append(times, n.LastUpdated.UnixMicro())
-		contents = append(contents, string(n.Body))
+		r.add(gc.v.New)
 		for typ, list := range gc.refs {
 			for _, id := range dedupe(list) {
 				refN, refTypes, refIDs = append(refN, int64(i)), append(refTypes, typ), append(refIDs, id)
@@ -281,8 +277,8 @@ func (p *postgres) createGroup(ctx context.Context, cs []*groupCreate) ([]groupR
 		}
 		c.add(int64(i), gc.v.Index)
 	}
-	args := []any{pq.Array(ns), pq.Array(types), pq.Array(ids), pq.Array(versions), pq.Array(times),
-		pq.Array(methods), pq.Array(contents), pq.Array(refN), pq.Array(refTypes), pq.Array(refIDs)}
+	args := []any{pq.Array(ns), pq.Array(r.types), pq.Array(r.ids), pq.Array(r.versions), pq.Array(r.times),
+		pq.Array(r.methods), pq.Array(r.contents), pq.Array(refN), pq.Array(refTypes), pq.Array(refIDs)}
 	for t, tab := range pgIndexTables {
 		rid := c.rid[t]
 		if rid == nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/lib/pq"
 
+	"github.com/immunis/immunis/fhir"
 	"github.com/immunis/immunis/migrations"
 	"github.com/immunis/immunis/search"
 )
@@ -185,6 +186,20 @@ var pgIndexTables = [...]pgIndexTable{
 	{"idx_quantity", "param, system, code, value, lo, hi", []string{"int", "text", "text", "float8", "float8", "float8"}},
 	{"idx_uri", "param, uri", []string{"int", "text"}},
 	{"compartment", "patient_id", []string{"text"}},
+}
+
+// resourceCols holds new resources as one slice per column of resource,
+// for the statements that insert many at once.
+type resourceCols struct {
+	types, ids, methods, contents []string
+	versions, times               []int64
+	deleted                       []bool
+}
+
+func (r *resourceCols) add(n *fhir.Resource) {
+	r.types, r.ids, r.methods = append(r.types, n.Type), append(r.ids, n.ID), append(r.methods, n.Method)
+	r.versions, r.times = append(r.versions, n.Version), append(r.times, n.LastUpdated.UnixMicro())
+	r.deleted, r.contents = append(r.deleted, n.Deleted), append(r.contents, string(n.Body))
 }
 
 // indexCols holds index rows per table as one slice per column (rid
@@ -427,23 +442,18 @@ func (p *postgres) createMany(ctx context.Context, tx *sql.Tx, vs []*Version) er
 		return err
 	}
 	var (
-		types, ids, methods, contents []string
-		versions, times               []int64
-		deleted                       []bool
-		c                             indexCols
+		r resourceCols
+		c indexCols
 	)
 	for i, v := range vs {
-		n := v.New
-		types, ids, methods = append(types, n.Type), append(ids, n.ID), append(methods, n.Method)
-		versions, times, deleted = append(versions, n.Version), append(times, n.LastUpdated.UnixMicro()), append(deleted, n.Deleted)
-		contents = append(contents, string(n.Body))
+		r.add(v.New)
 		c.add(rids[i], v.Index)
 	}
 	var w pgWrite
 	fmt.Fprintf(&w.sql, "WITH w AS (INSERT INTO resource (rid, type, id, version, last_updated, deleted, method, content) "+
 		"SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::bigint[], %s::bigint[], %s::boolean[], %s::text[], %s::jsonb[]))",
-		w.arg(pq.Array(rids)), w.arg(pq.Array(types)), w.arg(pq.Array(ids)), w.arg(pq.Array(versions)),
-		w.arg(pq.Array(times)), w.arg(pq.Array(deleted)), w.arg(pq.Array(methods)), w.arg(pq.Array(contents)))
+		w.arg(pq.Array(rids)), w.arg(pq.Array(r.types)), w.arg(pq.Array(r.ids)), w.arg(pq.Array(r.versions)),
+		w.arg(pq.Array(r.times)), w.arg(pq.Array(r.deleted)), w.arg(pq.Array(r.methods)), w.arg(pq.Array(r.contents)))
 	w.inserts(&c, false)
 	w.sql.WriteString("\nSELECT 1")
 	st, err := p.stmt(ctx, tx, w.sql.String())
