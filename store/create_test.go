@@ -2,8 +2,10 @@ package store_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"testing"
 	"time"
 
@@ -201,5 +203,58 @@ func TestCreateCheckedCancelledButCommitted(t *testing.T) {
 	other := newVersion("Immunization", "never", `{"resourceType":"Immunization","id":"never"}`)
 	if _, created, err := db.CreateChecked(cancelled, other, nil); err == nil || created {
 		t.Errorf("nothing written, cancelled context: created %v, err %v; want an error", created, err)
+	}
+}
+
+// PutMany's creates keep every body as it was sent, whatever characters it
+// holds (the contents travel as one JSON array on PostgreSQL), each with its
+// own row and index rows.
+func TestPutManyKeepsBodies(t *testing.T) {
+	ctx := context.Background()
+	bodies := []string{
+		`{"resourceType":"Patient","id":"a","name":[{"text":"quote \" backslash \\ slash \/ tab \t"}]}`,
+		`{"resourceType":"Patient","id":"b","name":[{"text":"ünïcödé \u00e9 \ud83d\ude00 中文"}]}`,
+		`{"resourceType":"Patient","id":"c","extension":[{"url":"u","valueString":"[1,2],{}"}],"active":true}`,
+		`{"resourceType":"Patient","id":"d"}`,
+	}
+	for name, db := range openBoth(t) {
+		t.Run(name, func(t *testing.T) {
+			var vs []*store.Version
+			for i, b := range bodies {
+				v := newVersion("Patient", string(rune('a'+i)), b)
+				v.Index = &search.Index{Compartments: []string{"c-" + string(rune('a'+i))}}
+				vs = append(vs, v)
+			}
+			if err := db.Write(ctx, func(tx store.Tx) error { return tx.PutMany(ctx, vs) }); err != nil {
+				t.Fatal(err)
+			}
+			for i, b := range bodies {
+				id := string(rune('a' + i))
+				r, err := db.Read(ctx, "Patient", id)
+				if err != nil {
+					t.Fatalf("read %s: %v", id, err)
+				}
+				var want, got any
+				if err := json.Unmarshal([]byte(b), &want); err != nil {
+					t.Fatal(err)
+				}
+				if err := json.Unmarshal(r.Body, &got); err != nil {
+					t.Fatalf("stored body of %s is not JSON: %v", id, err)
+				}
+				if !reflect.DeepEqual(want, got) {
+					t.Errorf("%s: stored %s, want %s", id, r.Body, b)
+				}
+			}
+			// Each row took its own index rows: its compartment names it.
+			_, pool := db.Pools()
+			for i := range bodies {
+				id := string(rune('a' + i))
+				var got string
+				q := "SELECT r.id FROM compartment c JOIN resource r ON r.rid = c.rid WHERE c.patient_id = 'c-" + id + "'"
+				if err := pool.QueryRowContext(ctx, q).Scan(&got); err != nil || got != id {
+					t.Errorf("compartment c-%s belongs to %q (%v), want %s", id, got, err, id)
+				}
+			}
+		})
 	}
 }

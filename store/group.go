@@ -230,7 +230,8 @@ func statementContext(cs []*groupCreate) (context.Context, context.CancelFunc) {
 // and, for the others, the references that were found.
 var groupSQL = func() string {
 	var b strings.Builder
-	b.WriteString(`WITH input AS (SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::jsonb[]) AS i(n, type, id, version, last_updated, method, content)),
+	b.WriteString(`WITH input AS (SELECT * FROM ROWS FROM (unnest($1::int[]), unnest($2::text[]), unnest($3::text[]), unnest($4::bigint[]), unnest($5::bigint[]), unnest($6::text[]), jsonb_array_elements($7::jsonb))
+  AS i(n, type, id, version, last_updated, method, content)),
 ref AS (SELECT * FROM unnest($8::int[], $9::text[], $10::text[]) AS r(n, type, id)),
 found AS (SELECT r.n, r.type, r.id FROM ref r JOIN resource x ON x.type = r.type AND x.id = r.id AND NOT x.deleted FOR SHARE OF x NOWAIT),
 ok AS (SELECT nextval('resource_rid_seq') AS rid, i.* FROM input i
@@ -278,7 +279,7 @@ func (p *postgres) createGroup(ctx context.Context, cs []*groupCreate) ([]groupR
 		c.add(int64(i), gc.v.Index)
 	}
 	args := []any{pq.Array(ns), pq.Array(r.types), pq.Array(r.ids), pq.Array(r.versions), pq.Array(r.times),
-		pq.Array(r.methods), pq.Array(r.contents), pq.Array(refN), pq.Array(refTypes), pq.Array(refIDs)}
+		pq.Array(r.methods), r.contents(), pq.Array(refN), pq.Array(refTypes), pq.Array(refIDs)}
 	for t, tab := range pgIndexTables {
 		rid := c.rid[t]
 		if rid == nil {

@@ -189,17 +189,42 @@ var pgIndexTables = [...]pgIndexTable{
 }
 
 // resourceCols holds new resources as one slice per column of resource,
-// for the statements that insert many at once.
+// for the statements that insert many at once. The contents travel as one
+// JSON array, split by jsonb_array_elements: the bodies are copied in as
+// they are, where a text[] parameter would escape every quote in Go and
+// unescape it again in PostgreSQL (a third of the statement's time for 500
+// Immunizations).
 type resourceCols struct {
-	types, ids, methods, contents []string
-	versions, times               []int64
-	deleted                       []bool
+	types, ids, methods []string
+	versions, times     []int64
+	deleted             []bool
+	bodies              [][]byte
 }
 
 func (r *resourceCols) add(n *fhir.Resource) {
 	r.types, r.ids, r.methods = append(r.types, n.Type), append(r.ids, n.ID), append(r.methods, n.Method)
 	r.versions, r.times = append(r.versions, n.Version), append(r.times, n.LastUpdated.UnixMicro())
-	r.deleted, r.contents = append(r.deleted, n.Deleted), append(r.contents, string(n.Body))
+	r.deleted, r.bodies = append(r.deleted, n.Deleted), append(r.bodies, n.Body)
+}
+
+// contents is the JSON array of the bodies, for jsonb_array_elements.
+// Every new resource has a body: resources begin life as a create.
+func (r *resourceCols) contents() string {
+	size := 2
+	for _, b := range r.bodies {
+		size += len(b) + 1
+	}
+	var sb strings.Builder
+	sb.Grow(size)
+	sb.WriteByte('[')
+	for i, b := range r.bodies {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		sb.Write(b)
+	}
+	sb.WriteByte(']')
+	return sb.String()
 }
 
 // indexCols holds index rows per table as one slice per column (rid
@@ -451,9 +476,11 @@ func (p *postgres) createMany(ctx context.Context, tx *sql.Tx, vs []*Version) er
 	}
 	var w pgWrite
 	fmt.Fprintf(&w.sql, "WITH w AS (INSERT INTO resource (rid, type, id, version, last_updated, deleted, method, content) "+
-		"SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::bigint[], %s::bigint[], %s::boolean[], %s::text[], %s::jsonb[]))",
+		"SELECT * FROM ROWS FROM (unnest(%s::bigint[]), unnest(%s::text[]), unnest(%s::text[]), "+
+		"unnest(%s::bigint[]), unnest(%s::bigint[]), unnest(%s::boolean[]), unnest(%s::text[]), jsonb_array_elements(%s::jsonb)) "+
+		"AS u(rid, type, id, version, last_updated, deleted, method, content))",
 		w.arg(pq.Array(rids)), w.arg(pq.Array(r.types)), w.arg(pq.Array(r.ids)), w.arg(pq.Array(r.versions)),
-		w.arg(pq.Array(r.times)), w.arg(pq.Array(r.deleted)), w.arg(pq.Array(r.methods)), w.arg(pq.Array(r.contents)))
+		w.arg(pq.Array(r.times)), w.arg(pq.Array(r.deleted)), w.arg(pq.Array(r.methods)), w.arg(r.contents()))
 	w.inserts(&c, false)
 	w.sql.WriteString("\nSELECT 1")
 	st, err := p.stmt(ctx, tx, w.sql.String())
