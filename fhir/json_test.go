@@ -36,6 +36,10 @@ func TestDecodeStrict(t *testing.T) {
 		{"bad utf8", "{\"a\":\"\xff\"}", "IMM-JSON-001", ""},
 		{"deep", strings.Repeat(`{"a":`, 70) + `1` + strings.Repeat(`}`, 70), "IMM-JSON-004", ""},
 		{"empty input", ``, "IMM-JSON-001", ""},
+		{"empty top object", `{}`, "", ""},
+		{"duplicate deep", `{"a":[{"c":1},{"b":{"x":1,"x":2}}]}`, "IMM-JSON-005", "a[1].b.x"},
+		{"empty object in array", `{"a":[{"b":[{"c":1},{}]}]}`, "IMM-JSON-007", "a[0].b[1]"},
+		{"bad string deep", "{\"a\":{\"b\":[\"ok\",\"x\x01\"]}}", "IMM-JSON-001", "a.b[1]"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

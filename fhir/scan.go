@@ -12,12 +12,44 @@ import (
 // encoding/json's token API does the same job at several times the cost,
 // and this runs on every write.
 type scanner struct {
-	data []byte
-	pos  int
+	data  []byte
+	pos   int
+	start int // where the top object begins
+	// paths: keep track of where the scanner is, to name it in errors. A
+	// body is scanned without, and again with, only when it has an error.
+	paths bool
 }
 
-func (s *scanner) fail(path, format string, args ...any) error {
-	return Invalid("IMM-JSON-001", path, "the body is not valid JSON: "+format, args...)
+// child is where a member (key) or an array element (index) is, when the
+// scanner keeps track of it.
+func (s *scanner) child(parent *at, key string, index int) *at {
+	if !s.paths {
+		return nil
+	}
+	return &at{parent: parent, key: key, index: index}
+}
+
+func (s *scanner) fail(path *at, format string, args ...any) error {
+	return Invalid("IMM-JSON-001", path.String(), "the body is not valid JSON: "+format, args...)
+}
+
+// at is where the scanner is, for errors (nil at the top, and everywhere
+// in a scan without paths). It becomes a path string (name.given[0]) only
+// when an error is reported.
+type at struct {
+	parent *at
+	key    string // the property's name; "" for an array element
+	index  int
+}
+
+func (a *at) String() string {
+	if a == nil {
+		return ""
+	}
+	if a.key == "" {
+		return a.parent.String() + "[" + strconv.Itoa(a.index) + "]"
+	}
+	return join(a.parent.String(), a.key)
 }
 
 func (s *scanner) skipSpace() {
@@ -32,17 +64,17 @@ func (s *scanner) skipSpace() {
 }
 
 // object parses an object; the opening brace is at s.pos.
-func (s *scanner) object(path string, depth int) (Object, error) {
+func (s *scanner) object(path *at, depth int) (Object, error) {
 	if depth > MaxDepth {
-		return nil, Invalid("IMM-JSON-004", path, "JSON nesting deeper than %d levels", MaxDepth)
+		return nil, Invalid("IMM-JSON-004", path.String(), "JSON nesting deeper than %d levels", MaxDepth)
 	}
 	s.pos++ // {
 	obj := Object{}
 	s.skipSpace()
 	if s.pos < len(s.data) && s.data[s.pos] == '}' {
 		s.pos++
-		if path != "" {
-			return nil, Invalid("IMM-JSON-007", path, "empty JSON object (FHIR forbids empty elements)")
+		if depth > 1 { // the top object may be empty; an element may not
+			return nil, Invalid("IMM-JSON-007", path.String(), "empty JSON object (FHIR forbids empty elements)")
 		}
 		return obj, nil
 	}
@@ -56,17 +88,17 @@ func (s *scanner) object(path string, depth int) (Object, error) {
 			return nil, err
 		}
 		if key == "" {
-			return nil, Invalid("IMM-JSON-006", path, "empty JSON property name")
+			return nil, Invalid("IMM-JSON-006", path.String(), "empty JSON property name")
 		}
 		if _, dup := obj[key]; dup {
-			return nil, Invalid("IMM-JSON-005", join(path, key), "duplicate JSON property %q", key)
+			return nil, Invalid("IMM-JSON-005", join(path.String(), key), "duplicate JSON property %q", key)
 		}
 		s.skipSpace()
 		if s.pos >= len(s.data) || s.data[s.pos] != ':' {
 			return nil, s.fail(path, "expected ':' at offset %d", s.pos)
 		}
 		s.pos++
-		v, err := s.value(join(path, key), depth, false)
+		v, err := s.value(s.child(path, key, 0), depth, false)
 		if err != nil {
 			return nil, err
 		}
@@ -87,7 +119,7 @@ func (s *scanner) object(path string, depth int) (Object, error) {
 	}
 }
 
-func (s *scanner) value(path string, depth int, inArray bool) (any, error) {
+func (s *scanner) value(path *at, depth int, inArray bool) (any, error) {
 	s.skipSpace()
 	if s.pos >= len(s.data) {
 		return nil, s.fail(path, "unexpected end of input")
@@ -103,7 +135,7 @@ func (s *scanner) value(path string, depth int, inArray bool) (any, error) {
 			return nil, err
 		}
 		if isBlank(str) {
-			return nil, Invalid("IMM-JSON-009", path, "empty or blank string (FHIR forbids empty values)")
+			return nil, Invalid("IMM-JSON-009", path.String(), "empty or blank string (FHIR forbids empty values)")
 		}
 		return str, nil
 	case c == 't':
@@ -117,7 +149,7 @@ func (s *scanner) value(path string, depth int, inArray bool) (any, error) {
 		// null is only allowed inside arrays, to align primitive values
 		// with their extensions ("given": ["a", null] / "_given": [null, {...}]).
 		if !inArray {
-			return nil, Invalid("IMM-JSON-010", path, "null is not allowed as a property value")
+			return nil, Invalid("IMM-JSON-010", path.String(), "null is not allowed as a property value")
 		}
 		return nil, nil
 	case c == '-' || c >= '0' && c <= '9':
@@ -137,19 +169,19 @@ func isBlank(s string) bool {
 	return true
 }
 
-func (s *scanner) array(path string, depth int) ([]any, error) {
+func (s *scanner) array(path *at, depth int) ([]any, error) {
 	if depth > MaxDepth {
-		return nil, Invalid("IMM-JSON-004", path, "JSON nesting deeper than %d levels", MaxDepth)
+		return nil, Invalid("IMM-JSON-004", path.String(), "JSON nesting deeper than %d levels", MaxDepth)
 	}
 	s.pos++ // [
 	s.skipSpace()
 	if s.pos < len(s.data) && s.data[s.pos] == ']' {
 		s.pos++
-		return nil, Invalid("IMM-JSON-008", path, "empty JSON array (FHIR forbids empty elements)")
+		return nil, Invalid("IMM-JSON-008", path.String(), "empty JSON array (FHIR forbids empty elements)")
 	}
 	arr := make([]any, 0, 2)
 	for {
-		v, err := s.value(path+"["+strconv.Itoa(len(arr))+"]", depth, true)
+		v, err := s.value(s.child(path, "", len(arr)), depth, true)
 		if err != nil {
 			return nil, err
 		}
@@ -170,7 +202,7 @@ func (s *scanner) array(path string, depth int) ([]any, error) {
 	}
 }
 
-func (s *scanner) literal(path, lit string) error {
+func (s *scanner) literal(path *at, lit string) error {
 	if len(s.data)-s.pos < len(lit) || string(s.data[s.pos:s.pos+len(lit)]) != lit {
 		return s.fail(path, "invalid literal at offset %d", s.pos)
 	}
@@ -179,7 +211,7 @@ func (s *scanner) literal(path, lit string) error {
 }
 
 // number keeps the literal as json.Number (a decimal's precision matters).
-func (s *scanner) number(path string) (any, error) {
+func (s *scanner) number(path *at) (any, error) {
 	start := s.pos
 	if s.data[s.pos] == '-' {
 		s.pos++
@@ -218,7 +250,7 @@ func (s *scanner) number(path string) (any, error) {
 }
 
 // str parses a string literal at s.pos (the opening quote).
-func (s *scanner) str(path string) (string, error) {
+func (s *scanner) str(path *at) (string, error) {
 	s.pos++ // "
 	start := s.pos
 	// fast path: no escapes

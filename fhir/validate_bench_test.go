@@ -21,3 +21,13 @@ func BenchmarkValidate(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkDecodeStrict(b *testing.B) {
+	body := []byte(benchImmunization)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := DecodeStrict(body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
