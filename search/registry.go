@@ -68,6 +68,7 @@ type Component struct {
 type Registry struct {
 	types  []string
 	byType map[string]map[string]*Param
+	sorted map[string][]*Param // byType's values by code, built once
 	defs   map[string]*Definition
 	// Skipped lists parameters not served, with why (for the operator).
 	Skipped []string
@@ -187,6 +188,15 @@ func NewRegistry(types []string) (*Registry, error) {
 		}
 		r.defs[d.ID] = &Definition{ID: d.ID, URL: d.URL, Code: d.Code, Type: d.Type, Bases: bases, Raw: bundle.Entry[i].Resource}
 	}
+	r.sorted = map[string][]*Param{}
+	for t, m := range r.byType {
+		list := make([]*Param, 0, len(m))
+		for _, p := range m {
+			list = append(list, p)
+		}
+		sort.Slice(list, func(i, j int) bool { return list[i].Code < list[j].Code })
+		r.sorted[t] = list
+	}
 	return r, nil
 }
 
@@ -256,15 +266,11 @@ func (r *Registry) Param(typ, code string) (*Param, bool) {
 	return p, ok
 }
 
-// Params lists the parameters of typ ordered by code.
+// Params lists the parameters of typ ordered by code. The list is the
+// registry's own (it runs for every resource written): read it, do not
+// change it.
 func (r *Registry) Params(typ string) []*Param {
-	m := r.byType[typ]
-	out := make([]*Param, 0, len(m))
-	for _, p := range m {
-		out = append(out, p)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Code < out[j].Code })
-	return out
+	return r.sorted[typ]
 }
 
 // Definition returns the served SearchParameter with id.
