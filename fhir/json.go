@@ -22,7 +22,7 @@ const MaxDepth = 64
 func DecodeStrict(data []byte) (Object, error) {
 	s := &scanner{data: data}
 	s.skipSpace()
-	s.start = s.pos
+	start := s.pos
 	if s.pos >= len(data) {
 		return nil, Invalid("IMM-JSON-001", "", "the body is not valid JSON: unexpected end of input")
 	}
@@ -35,7 +35,7 @@ func DecodeStrict(data []byte) (Object, error) {
 	obj, err := s.object(nil, 1)
 	if err != nil {
 		// Scan again, keeping track of where, to name the element.
-		located := &scanner{data: data, pos: s.start, paths: true}
+		located := &scanner{data: data, pos: start, paths: true}
 		if _, lerr := located.object(nil, 1); lerr != nil {
 			return nil, lerr
 		}

@@ -12,9 +12,8 @@ import (
 // encoding/json's token API does the same job at several times the cost,
 // and this runs on every write.
 type scanner struct {
-	data  []byte
-	pos   int
-	start int // where the top object begins
+	data []byte
+	pos  int
 	// paths: keep track of where the scanner is, to name it in errors. A
 	// body is scanned without, and again with, only when it has an error.
 	paths bool
