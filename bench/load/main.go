@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -48,16 +49,20 @@ func main() {
 		out = *keep
 	}
 	synth := exec.Command(bin, "synth", "--patients", strconv.Itoa(*patients), "--seed", "1", "--out", out)
-	synthWall, synthRSS, _ := measure(synth)
+	synthWall, synthRSS, _, _ := measure(synth)
 	n, bytes := countResources(out)
 	fmt.Printf("synth --patients %d: %s wall, %d resources (%.1f MB NDJSON), peak RSS %s\n",
 		*patients, synthWall.Round(time.Millisecond), n, float64(bytes)/1e6, mb(synthRSS))
 
 	dbURL := createDB("bench_load")
 	load := exec.Command(bin, "load", "--database-url", dbURL, "--log-level", "warn", out)
-	loadWall, loadRSS, loadOut := measure(load)
+	pgBefore, pgOK := benchdb.ServerCPU(*adminURL)
+	loadWall, loadRSS, loadOut, loadCPU := measure(load)
 	fmt.Printf("load into PostgreSQL: %s wall, %.0f resources/s, peak RSS %s\n  %s",
 		loadWall.Round(time.Millisecond), float64(n)/loadWall.Seconds(), mb(loadRSS), loadOut)
+	if pgAfter, ok := benchdb.ServerCPU(*adminURL); ok && pgOK {
+		reportCPU(n, loadWall, loadCPU, pgAfter-pgBefore)
+	}
 
 	check(benchdb.Drop(*adminURL, "bench_load")) // gigabytes: not left behind
 
@@ -70,8 +75,19 @@ func main() {
 		loadWall.Seconds()/copyWall.Seconds())
 }
 
-// measure runs cmd and returns its wall time, peak RSS and stdout.
-func measure(cmd *exec.Cmd) (time.Duration, int64, string) {
+// reportCPU prints where the load's CPU went, per resource: the figures
+// that do not depend on how fast the machine is today (the wall-clock rate
+// does; a 2-core VM here has varied by a factor of 1.5 between sessions).
+func reportCPU(n int, wall, loader, server time.Duration) {
+	per := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 / float64(n) }
+	busy := (loader + server).Seconds() / (wall.Seconds() * float64(runtime.NumCPU()))
+	fmt.Printf("  CPU per resource: loader %.3f ms, PostgreSQL %.3f ms; %d cores %.0f%% busy\n",
+		per(loader), per(server), runtime.NumCPU(), 100*busy)
+}
+
+// measure runs cmd and returns its wall time, peak RSS, stdout and CPU
+// time (user and system).
+func measure(cmd *exec.Cmd) (time.Duration, int64, string, time.Duration) {
 	var stdout strings.Builder
 	cmd.Stdout = &stdout
 	cmd.Stderr = os.Stderr
@@ -84,7 +100,8 @@ func measure(cmd *exec.Cmd) (time.Duration, int64, string) {
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		rss = ru.Maxrss * 1024 // kilobytes on Linux
 	}
-	return wall, rss, stdout.String()
+	cpu := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	return wall, rss, stdout.String(), cpu
 }
 
 func mb(b int64) string { return fmt.Sprintf("%.0f MB", float64(b)/1e6) }
