@@ -3,7 +3,9 @@ package e2e
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,7 +19,9 @@ import (
 	"github.com/immunis/immunis/internal/testdb"
 )
 
-const syntheaDir = "../../shared/testdata/synthea"
+// syntheaDir holds gzipped copies of Synthea samples (README there), so the
+// load tests run wherever the repository is cloned, and read .gz as they go.
+const syntheaDir = "testdata/synthea"
 
 // storeArgs returns the database flags of a fresh store of kind.
 func storeArgs(t *testing.T, kind string) []string {
@@ -58,21 +62,39 @@ func parseSummary(t *testing.T, out string) loadSummary {
 	return loadSummary{n(1), n(2), n(3), n(4), n(5)}
 }
 
-// countNDJSON counts resources per type in a directory of NDJSON files,
-// independently of the loader.
+// readMaybeGzip reads a file whole, unzipping it when its name ends in .gz.
+func readMaybeGzip(t *testing.T, path string) []byte {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(path, ".gz") {
+		return raw
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	out, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return out
+}
+
+// countNDJSON counts resources per type in a directory of NDJSON files
+// (plain or gzipped), independently of the loader.
 func countNDJSON(t *testing.T, dir string) map[string]int {
 	t.Helper()
 	counts := map[string]int{}
 	paths, _ := filepath.Glob(filepath.Join(dir, "*.ndjson"))
-	for _, p := range paths {
-		if filepath.Base(p) == "log.ndjson" {
+	gz, _ := filepath.Glob(filepath.Join(dir, "*.ndjson.gz"))
+	for _, p := range append(paths, gz...) {
+		if strings.TrimSuffix(filepath.Base(p), ".gz") == "log.ndjson" {
 			continue
 		}
-		f, err := os.Open(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sc := bufio.NewScanner(f)
+		sc := bufio.NewScanner(bytes.NewReader(readMaybeGzip(t, p)))
 		sc.Buffer(make([]byte, 1<<20), 1<<26)
 		for sc.Scan() {
 			var head struct {
@@ -86,7 +108,6 @@ func countNDJSON(t *testing.T, dir string) map[string]int {
 			}
 			counts[head.ResourceType]++
 		}
-		f.Close()
 	}
 	return counts
 }
@@ -96,10 +117,10 @@ var served = map[string]bool{"Patient": true, "Immunization": true, "Immunizatio
 
 func TestLoadSynthea(t *testing.T) {
 	dir := filepath.Join(syntheaDir, "bulk-100-patients")
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("shared Synthea samples not present: %v", err)
-	}
 	counts := countNDJSON(t, dir)
+	if len(counts) == 0 {
+		t.Fatalf("no resources in %s", dir)
+	}
 	wantLoaded, wantSkipped := 0, 0
 	for typ, n := range counts {
 		if served[typ] {
@@ -143,17 +164,11 @@ func TestLoadSynthea(t *testing.T) {
 
 func TestLoadServesWhatItLoaded(t *testing.T) {
 	dir := filepath.Join(syntheaDir, "bundles-covid-juvenile")
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("shared Synthea samples not present: %v", err)
-	}
 	// Count Immunizations and Patients in the bundles independently.
 	wantImm, wantPat := 0, 0
-	paths, _ := filepath.Glob(filepath.Join(dir, "*.json"))
+	paths, _ := filepath.Glob(filepath.Join(dir, "*.json.gz"))
 	for _, p := range paths {
-		raw, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
+		raw := readMaybeGzip(t, p)
 		var b struct {
 			Entry []struct {
 				Resource struct {
@@ -172,6 +187,9 @@ func TestLoadServesWhatItLoaded(t *testing.T) {
 				wantPat++
 			}
 		}
+	}
+	if wantImm == 0 || wantPat == 0 {
+		t.Fatalf("%s: %d Immunizations, %d Patients in %d bundles; the samples are missing", dir, wantImm, wantPat, len(paths))
 	}
 	dataDir := t.TempDir()
 	out, errOut, code := runCLI(t, "load", "--data-dir", dataDir, dir)
