@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -257,6 +258,68 @@ func TestLoadRejects(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestLoadBundles loads transaction, batch and collection Bundles: urn:uuid
+// references between entries resolve, and an entry without a resource (a
+// transaction's DELETE) is rejected with its reason, not dropped unseen.
+func TestLoadBundles(t *testing.T) {
+	const (
+		// %[1]d makes each Bundle's urn:uuids its own
+		patient = `{"fullUrl":"urn:uuid:8c3f0e4e-1b1a-4e57-9a3c-2f0d6c1e9b0%[1]d","resource":{"resourceType":"Patient","gender":"female","birthDate":"2023-04-05","identifier":[{"system":"urn:test:bundles","value":"%[2]s"}]}%[3]s}`
+		imm     = `{"fullUrl":"urn:uuid:5d2b7c1a-0f3e-4c8b-8a61-7e9f3b2d4c0%[1]d","resource":{"resourceType":"Immunization","status":"completed","vaccineCode":{"coding":[{"system":"http://hl7.org/fhir/sid/cvx","code":"08"}]},"patient":{"reference":"urn:uuid:8c3f0e4e-1b1a-4e57-9a3c-2f0d6c1e9b0%[1]d"},"occurrenceDateTime":"2023-04-06"}%[2]s}`
+	)
+	tests := []struct {
+		typ                 string
+		patReq, immReq, del string
+		wantRejected        int
+	}{
+		{"transaction", `,"request":{"method":"POST","url":"Patient"}`, `,"request":{"method":"POST","url":"Immunization"}`,
+			`,{"request":{"method":"DELETE","url":"Patient/gone-1"}}`, 1},
+		{"batch", `,"request":{"method":"POST","url":"Patient"}`, `,"request":{"method":"POST","url":"Immunization"}`, "", 0},
+		{"collection", "", "", "", 0},
+	}
+	dataDir := t.TempDir()
+	for i, tt := range tests {
+		t.Run(tt.typ, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), tt.typ+".json")
+			body := `{"resourceType":"Bundle","type":"` + tt.typ + `","entry":[` +
+				fmt.Sprintf(patient, i, tt.typ, tt.patReq) + "," + fmt.Sprintf(imm, i, tt.immReq) + tt.del + `]}`
+			if err := os.WriteFile(file, []byte(body), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			rej := filepath.Join(t.TempDir(), "rejects.ndjson")
+			out, errOut, code := runCLI(t, "load", "--data-dir", dataDir, "--rejects", rej, file)
+			s := parseSummary(t, out)
+			if s.created != 2 || s.rejected != tt.wantRejected {
+				t.Errorf("summary %+v, want 2 created, %d rejected\n%s", s, tt.wantRejected, errOut)
+			}
+			if (code != 0) != (tt.wantRejected > 0) {
+				t.Errorf("exit %d with %d rejected", code, tt.wantRejected)
+			}
+			raw, err := os.ReadFile(rej)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.wantRejected > 0 {
+				for _, want := range []string{"IMM-LOAD-001", "DELETE Patient/gone-1", "#entry[2]", "Bundle.entry[2]"} {
+					if !strings.Contains(string(raw), want) {
+						t.Errorf("rejects do not mention %q:\n%s", want, raw)
+					}
+				}
+			} else if len(bytes.TrimSpace(raw)) != 0 {
+				t.Errorf("rejects written for a clean Bundle:\n%s", raw)
+			}
+		})
+	}
+	// every Immunization points at its own Bundle's Patient
+	srv := StartWith(t, []string{"--data-dir", dataDir})
+	for _, tt := range tests {
+		b := srv.Do(t, "GET", "Immunization?patient.identifier=urn:test:bundles|"+tt.typ, nil).Expect(t, 200).JSON(t)
+		if n := int(b["total"].(float64)); n != 1 {
+			t.Errorf("%s: %d Immunizations of the Bundle's Patient, want 1", tt.typ, n)
+		}
 	}
 }
 

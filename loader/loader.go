@@ -458,6 +458,9 @@ func inOrder(in <-chan prepared, window <-chan struct{}) <-chan prepared {
 // prepare looks at an item: its type (skipping unsupported ones), the id or
 // identifier that makes the load idempotent, and the sink's validation.
 func (l *Loader) prepare(it Item) (*Parsed, string, error) {
+	if it.Problem != nil {
+		return nil, "", it.Problem
+	}
 	obj, err := fhir.DecodeStrict(it.Body)
 	if err != nil {
 		return nil, "", err

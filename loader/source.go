@@ -26,6 +26,10 @@ type Item struct {
 	FullURL string
 	// IfNoneExist is a Bundle entry's request.ifNoneExist.
 	IfNoneExist string
+	// Problem is set when the reader already knows the item cannot be
+	// loaded (a Bundle entry without a resource, such as a DELETE); the
+	// loader rejects it with this outcome instead of dropping it unseen.
+	Problem *fhir.Error
 }
 
 // typeRank orders NDJSON files so referenced types load before the types
@@ -206,6 +210,9 @@ func readBundle(path string, data []byte, emit func(Item) error) error {
 		m, _ := e.(map[string]any)
 		res := fhir.Obj(m, "resource")
 		if res == nil {
+			if err := emit(entryWithoutResource(path, i, m)); err != nil {
+				return err
+			}
 			continue
 		}
 		rewrite(res, ids)
@@ -222,6 +229,29 @@ func readBundle(path string, data []byte, emit func(Item) error) error {
 		}
 	}
 	return nil
+}
+
+// entryWithoutResource is the item for a Bundle entry that holds no
+// resource: a transaction's DELETE or GET, a response entry, an empty one.
+// A load writes resources only, so the entry is rejected with the reason,
+// and the load's exit status says that part of the input was not applied.
+func entryWithoutResource(path string, i int, entry map[string]any) Item {
+	what := "no request"
+	if req := fhir.Obj(entry, "request"); req != nil {
+		what = "request " + strings.TrimSpace(fhir.Str(req, "method")+" "+fhir.Str(req, "url"))
+	}
+	body, err := fhir.Marshal(entry)
+	if err != nil {
+		body = nil
+	}
+	return Item{
+		Source: fmt.Sprintf("%s#entry[%d]", path, i),
+		Body:   body,
+		Problem: fhir.Errorf(fhir.KindUnprocessable, fhir.IssueNotSupported, "IMM-LOAD-001",
+			"Bundle entry %d has no resource (%s): a load writes resources only; "+
+				"POST the Bundle to the server's base URL to run its other requests", i, what).
+			At(fmt.Sprintf("Bundle.entry[%d]", i)),
+	}
 }
 
 // idFromFullURL takes the id a fullUrl implies: the UUID of urn:uuid:, or
