@@ -240,10 +240,7 @@ func entryWithoutResource(path string, i int, entry map[string]any) Item {
 	if req := fhir.Obj(entry, "request"); req != nil {
 		what = "request " + strings.TrimSpace(fhir.Str(req, "method")+" "+fhir.Str(req, "url"))
 	}
-	body, err := fhir.Marshal(entry)
-	if err != nil {
-		body = nil
-	}
+	body, _ := fhir.Marshal(entry) // the entry, for the rejects file; nil if it cannot be encoded
 	return Item{
 		Source: fmt.Sprintf("%s#entry[%d]", path, i),
 		Body:   body,
