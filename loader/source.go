@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
-	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
@@ -115,33 +114,40 @@ func (c countingReader) Read(p []byte) (int, error) {
 
 // readFile streams the items of one file to emit. Bundles (transaction,
 // batch, collection, searchset) yield their entries' resources with
-// Bundle-local references resolved; NDJSON yields one resource per line;
-// any other JSON file is one resource.
+// Bundle-local references resolved (bundle.go); NDJSON yields one resource
+// per line; any other JSON file is one resource.
 func readFile(path string, read *atomic.Int64, emit func(Item) error) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("open %s: %w", path, err)
-	}
-	defer f.Close()
-	var r io.Reader = countingReader{f, read}
-	name := path
-	if strings.HasSuffix(strings.ToLower(path), ".gz") {
-		gz, err := gzip.NewReader(r)
+	if strings.HasSuffix(strings.TrimSuffix(strings.ToLower(path), ".gz"), ".ndjson") {
+		r, done, err := openInput(path, read)
 		if err != nil {
-			return fmt.Errorf("%s: %w", path, err)
+			return err
 		}
-		defer gz.Close()
-		r = gz
-		name = strings.TrimSuffix(path, filepath.Ext(path))
-	}
-	if strings.HasSuffix(strings.ToLower(name), ".ndjson") {
+		defer done()
 		return readNDJSON(path, r, emit)
 	}
-	data, err := io.ReadAll(r)
+	return readJSONFile(path, read, emit)
+}
+
+// openInput opens path for reading, unzipping .gz. When read is not nil it
+// counts the file's bytes as they are consumed, for the progress display.
+func openInput(path string, read *atomic.Int64) (io.Reader, func(), error) {
+	f, err := os.Open(path)
 	if err != nil {
-		return fmt.Errorf("read %s: %w", path, err)
+		return nil, nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	return readJSON(path, data, emit)
+	var r io.Reader = f
+	if read != nil {
+		r = countingReader{f, read}
+	}
+	if !strings.HasSuffix(strings.ToLower(path), ".gz") {
+		return r, func() { f.Close() }, nil
+	}
+	gz, err := gzip.NewReader(r)
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return gz, func() { gz.Close(); f.Close() }, nil
 }
 
 func readNDJSON(path string, r io.Reader, emit func(Item) error) error {
@@ -163,91 +169,6 @@ func readNDJSON(path string, r io.Reader, emit func(Item) error) error {
 		if err != nil {
 			return fmt.Errorf("read %s: %w", path, err)
 		}
-	}
-}
-
-func readJSON(path string, data []byte, emit func(Item) error) error {
-	var head struct {
-		ResourceType string `json:"resourceType"`
-	}
-	if err := json.Unmarshal(data, &head); err != nil {
-		// Let validation report it against this file.
-		return emit(Item{Source: path, Body: data})
-	}
-	if head.ResourceType != "Bundle" {
-		return emit(Item{Source: path, Body: data})
-	}
-	return readBundle(path, data, emit)
-}
-
-// readBundle resolves references between entries the way a transaction
-// does: an entry's fullUrl (urn:uuid:…) stands for Type/id, where id is the
-// resource's own id, else the UUID. References to entries of types this
-// server does not store become Type/id too, and are kept as such.
-func readBundle(path string, data []byte, emit func(Item) error) error {
-	obj, err := fhir.DecodeStrict(data)
-	if err != nil {
-		return emit(Item{Source: path, Body: data})
-	}
-	entries := fhir.Arr(obj, "entry")
-	ids := map[string]string{}
-	for _, e := range entries {
-		m, _ := e.(map[string]any)
-		res := fhir.Obj(m, "resource")
-		full := fhir.Str(m, "fullUrl")
-		if res == nil || full == "" {
-			continue
-		}
-		typ, id := fhir.Str(res, "resourceType"), fhir.Str(res, "id")
-		if id == "" {
-			id = idFromFullURL(full)
-		}
-		if typ != "" && id != "" {
-			ids[full] = typ + "/" + id
-		}
-	}
-	for i, e := range entries {
-		m, _ := e.(map[string]any)
-		res := fhir.Obj(m, "resource")
-		if res == nil {
-			if err := emit(entryWithoutResource(path, i, m)); err != nil {
-				return err
-			}
-			continue
-		}
-		rewrite(res, ids)
-		body, err := fhir.Marshal(res)
-		if err != nil {
-			return fmt.Errorf("%s entry %d: %w", path, i, err)
-		}
-		item := Item{Source: fmt.Sprintf("%s#entry[%d]", path, i), Body: body, FullURL: fhir.Str(m, "fullUrl")}
-		if req := fhir.Obj(m, "request"); req != nil {
-			item.IfNoneExist = fhir.Str(req, "ifNoneExist")
-		}
-		if err := emit(item); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// entryWithoutResource is the item for a Bundle entry that holds no
-// resource: a transaction's DELETE or GET, a response entry, an empty one.
-// A load writes resources only, so the entry is rejected with the reason,
-// and the load's exit status says that part of the input was not applied.
-func entryWithoutResource(path string, i int, entry map[string]any) Item {
-	what := "no request"
-	if req := fhir.Obj(entry, "request"); req != nil {
-		what = "request " + strings.TrimSpace(fhir.Str(req, "method")+" "+fhir.Str(req, "url"))
-	}
-	body, _ := fhir.Marshal(entry) // the entry, for the rejects file; nil if it cannot be encoded
-	return Item{
-		Source: fmt.Sprintf("%s#entry[%d]", path, i),
-		Body:   body,
-		Problem: fhir.Errorf(fhir.KindUnprocessable, fhir.IssueNotSupported, "IMM-LOAD-001",
-			"Bundle entry %d has no resource (%s): a load writes resources only; "+
-				"POST the Bundle to the server's base URL to run its other requests", i, what).
-			At(fmt.Sprintf("Bundle.entry[%d]", i)),
 	}
 }
 

@@ -33,6 +33,7 @@ var (
 	adminURL = flag.String("admin-url", benchdb.AdminURL(), "PostgreSQL maintenance database URL")
 	patients = flag.Int("patients", 100000, "synthetic patients")
 	keep     = flag.String("keep", "", "keep the synthetic NDJSON in this directory")
+	bundle   = flag.Bool("bundle", false, "also load the same resources as one collection Bundle file (flat memory with one huge file)")
 )
 
 func main() {
@@ -65,6 +66,17 @@ func main() {
 	}
 
 	check(benchdb.Drop(*adminURL, "bench_load")) // gigabytes: not left behind
+
+	if *bundle {
+		file := filepath.Join(dir, "bundle.json")
+		size := writeBundle(out, file)
+		dbURL := createDB("bench_load_bundle")
+		wall, rss, lout, _ := measure(exec.Command(bin, "load", "--database-url", dbURL, "--log-level", "warn", file))
+		fmt.Printf("load of the same as one collection Bundle (%.1f MB): %s wall, %.0f resources/s, peak RSS %s\n  %s",
+			float64(size)/1e6, wall.Round(time.Millisecond), float64(n)/wall.Seconds(), mb(rss), lout)
+		check(benchdb.Drop(*adminURL, "bench_load_bundle"))
+		check(os.Remove(file))
+	}
 
 	copyURL := createDB("bench_load_copy")
 	copyWall := copyBaseline(copyURL, out)
@@ -138,6 +150,42 @@ func countResources(dir string) (int, int64) {
 		file.Close()
 	}
 	return n, size
+}
+
+// writeBundle writes every resource of dir's NDJSON into one collection
+// Bundle file, in the loader's order of types, and returns its size.
+func writeBundle(dir, file string) int64 {
+	f, err := os.Create(file)
+	check(err)
+	w := bufio.NewWriterSize(f, 1<<20)
+	w.WriteString(`{"resourceType":"Bundle","type":"collection","entry":[`)
+	first := true
+	for _, typ := range []string{"Organization", "Practitioner", "Patient", "Immunization"} {
+		in, err := os.Open(filepath.Join(dir, typ+".ndjson"))
+		check(err)
+		sc := bufio.NewScanner(in)
+		sc.Buffer(make([]byte, 1<<20), 1<<26)
+		for sc.Scan() {
+			if len(sc.Bytes()) == 0 {
+				continue
+			}
+			if !first {
+				w.WriteByte(',')
+			}
+			first = false
+			w.WriteString(`{"resource":`)
+			w.Write(sc.Bytes())
+			w.WriteByte('}')
+		}
+		check(sc.Err())
+		in.Close()
+	}
+	w.WriteString("]}")
+	check(w.Flush())
+	st, err := f.Stat()
+	check(err)
+	check(f.Close())
+	return st.Size()
 }
 
 // copyBaseline COPYs (type, id, content) of every resource into an
