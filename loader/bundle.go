@@ -55,19 +55,21 @@ func readJSONFile(path string, read *atomic.Int64, emit func(Item) error) error 
 	if err != nil {
 		return fmt.Errorf("read %s: %w", path, err)
 	}
-	if b, err := fhir.DecodeStrict(data); err == nil && plainBundle(b) {
-		return emitBundle(path, fhir.Arr(b, "entry"), emit)
+	if b, err := fhir.DecodeStrict(data); err == nil {
+		if fhir.Str(b, "resourceType") != "Bundle" {
+			return emit(Item{Source: path, Body: data}) // one resource
+		}
+		if plainBundle(b) {
+			return emitBundle(path, fhir.Arr(b, "entry"), emit)
+		}
 	}
 	again := func() (io.Reader, func(), error) { return bytes.NewReader(data), func() {}, nil }
 	return readJSONStream(path, int64(len(data)), nil, again, again, emit)
 }
 
-// plainBundle reports whether a decoded file is a Bundle whose entries
-// (if any) are all objects: the shape emitBundle takes as it is.
+// plainBundle reports whether a decoded Bundle's entries (if any) are all
+// objects: the shape emitBundle takes as it is.
 func plainBundle(b fhir.Object) bool {
-	if fhir.Str(b, "resourceType") != "Bundle" {
-		return false
-	}
 	e, ok := b["entry"]
 	if !ok {
 		return true
