@@ -36,14 +36,33 @@ var wholeFileLimit int64 = 64 << 20
 // opener opens an input afresh for one pass.
 type opener func() (io.Reader, func(), error)
 
+// streamed reports whether a JSON file of size bytes is read in two passes.
+func streamed(path string, size int64) bool {
+	return size > inMemoryLimit || strings.HasSuffix(strings.ToLower(path), ".gz")
+}
+
+// readCost is how many bytes readFile reads from path, for the progress
+// display: a streamed file counts twice, so that the display moves during
+// the first pass too (a few seconds a gigabyte, before anything loads).
+func readCost(path string) int64 {
+	st, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	if !strings.HasSuffix(strings.TrimSuffix(strings.ToLower(path), ".gz"), ".ndjson") && streamed(path, st.Size()) {
+		return 2 * st.Size()
+	}
+	return st.Size()
+}
+
 func readJSONFile(path string, read *atomic.Int64, emit func(Item) error) error {
 	st, err := os.Stat(path)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", path, err)
 	}
-	if st.Size() > inMemoryLimit || strings.HasSuffix(strings.ToLower(path), ".gz") {
+	if streamed(path, st.Size()) {
 		return readJSONStream(path, st.Size(), read,
-			func() (io.Reader, func(), error) { return openInput(path, nil) }, // the first pass is not progress
+			func() (io.Reader, func(), error) { return openInput(path, read) },
 			func() (io.Reader, func(), error) { return openInput(path, read) }, emit)
 	}
 	r, done, err := openInput(path, read)
@@ -105,9 +124,13 @@ func emitBundle(path string, entries []any, emit func(Item) error) error {
 }
 
 // readJSONStream reads a JSON file in two passes, each from a fresh reader
-// of first and second (which counts progress; read is for a file rejected
-// unread).
+// of first and second. read, when not nil, is the progress counter those
+// readers add to; a file rejected half read adds the rest of its cost.
 func readJSONStream(path string, size int64, read *atomic.Int64, first, second opener, emit func(Item) error) error {
+	var before int64 // what read held when this file began
+	if read != nil {
+		before = read.Load()
+	}
 	ids := map[string]string{}
 	r, done, err := first()
 	if err != nil {
@@ -144,8 +167,8 @@ func readJSONStream(path string, size int64, read *atomic.Int64, first, second o
 		return nil
 	}
 	if scanErr != nil && size > wholeFileLimit {
-		if read != nil {
-			read.Add(size)
+		if read != nil { // the unread rest of both passes
+			read.Add(readCost(path) - (read.Load() - before))
 		}
 		return emit(Item{Source: path, Problem: fhir.Invalid("IMM-JSON-001", "",
 			"the file is not a well-formed JSON object: %v", scanErr)})

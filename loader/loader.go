@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"runtime"
 	"sort"
 	"strings"
@@ -150,9 +149,7 @@ func (l *Loader) Run(ctx context.Context, paths []string) (Summary, error) {
 	}
 	var total int64
 	for _, f := range list {
-		if st, err := os.Stat(f); err == nil {
-			total += st.Size()
-		}
+		total += readCost(f)
 	}
 	return l.RunSource(ctx, total, func(ctx context.Context, read *atomic.Int64, emit func(Item) error) error {
 		for _, f := range list {
@@ -374,11 +371,16 @@ func (l *Loader) RunSource(ctx context.Context, total int64, src Source) (Summar
 	wwg.Wait()
 	deferred, retry = append(retry, deferred...), nil
 	draining = true
+	// An interrupted load's summary says how long it ran, too.
+	stop := func(err error) (Summary, error) {
+		sum.Elapsed = now().Sub(start)
+		return sum, err
+	}
 	if firstErr != nil {
-		return sum, firstErr
+		return stop(firstErr)
 	}
 	if err := <-readErr; err != nil {
-		return sum, err
+		return stop(err)
 	}
 	// Items whose references came later in the input (or in a batch that
 	// was in flight at the same time): retry one batch at a time while
@@ -394,19 +396,18 @@ func (l *Loader) RunSource(ctx context.Context, total int64, src Source) (Summar
 			b := again[i:min(i+batchSize, len(again))]
 			res, err := l.Sink.Write(ctx, b)
 			if err != nil {
-				return sum, fmt.Errorf("write batch starting at %s: %w", b[0].Source, err)
+				return stop(fmt.Errorf("write batch starting at %s: %w", b[0].Source, err))
 			}
 			if err := record(b, res, final); err != nil {
-				return sum, err
+				return stop(err)
 			}
 		}
 		if len(deferred) == len(again) {
 			final = true // no progress: the next round rejects
 		}
 	}
-	sum.Elapsed = now().Sub(start)
 	report(true)
-	return sum, nil
+	return stop(nil)
 }
 
 // reorderWindow bounds the items between the reader and the batcher.
