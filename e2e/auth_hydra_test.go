@@ -30,6 +30,13 @@ type hydraTokens struct {
 
 	mu      sync.Mutex
 	clients map[string]*authtest.Client // client_credentials, by scope
+
+	// flows lets one token be got at a time. hydra keeps its data in an
+	// in-memory SQLite database, and writes from concurrent flows (parallel
+	// subtests share one hydra) fail with "Unable to serialize access due
+	// to a concurrent update in another session", again on retry while the
+	// other flow goes on (ory/hydra#3648: an SQLite limitation, not fixed).
+	flows sync.Mutex
 }
 
 // hydraHTTP follows no redirects: the flow reads each Location itself.
@@ -55,6 +62,8 @@ func (ht *hydraTokens) TokenFor(t *testing.T, scope, patient, aud string) string
 	// A token takes a handful of requests to hydra; on a loaded machine
 	// one may fail, so it is asked again (the server under test is not
 	// involved).
+	ht.flows.Lock()
+	defer ht.flows.Unlock()
 	var errs []string
 	for attempt := 1; attempt <= 3; attempt++ {
 		tok, err := get()
@@ -63,6 +72,7 @@ func (ht *hydraTokens) TokenFor(t *testing.T, scope, patient, aud string) string
 		}
 		t.Logf("hydra token for %q, patient %q, attempt %d: %v", scope, patient, attempt, err)
 		errs = append(errs, err.Error())
+		time.Sleep(time.Duration(attempt) * 200 * time.Millisecond)
 	}
 	t.Fatalf("hydra token for %q, patient %q: %s\nhydra log:\n%s", scope, patient, strings.Join(errs, "; "), tail(ht.h.Logs()))
 	return ""
