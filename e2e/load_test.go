@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -343,9 +344,30 @@ func TestLoadKilledAndRestarted(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(2500 * time.Millisecond)
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	// Kill it once a quarter of the resources are committed, whatever the
+	// machine's speed: then the restart must find both kinds.
+	conn, err := sql.Open("postgres", db[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	committed := 0
+	for deadline := time.Now().Add(2 * time.Minute); committed < want/4; {
+		select {
+		case <-exited:
+			t.Fatalf("the first load ended before a quarter was in (%d of %d)", committed, want)
+		case <-time.After(10 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the first load committed %d of %d resources in two minutes", committed, want)
+		}
+		_ = conn.QueryRow(`SELECT count(*) FROM resource`).Scan(&committed) // no table until it migrates
+	}
 	_ = cmd.Process.Signal(syscall.SIGKILL)
-	_ = cmd.Wait()
+	<-exited
+	_ = conn.QueryRow(`SELECT count(*) FROM resource`).Scan(&committed)
 
 	out, errOut, code = runCLI(t, append(append([]string{"load"}, db...), dir)...)
 	if code != 0 {
@@ -355,8 +377,8 @@ func TestLoadKilledAndRestarted(t *testing.T) {
 	if s.created+s.unchanged != want || s.updated != 0 {
 		t.Errorf("restart %+v: created+unchanged should be %d with no updates", s, want)
 	}
-	if s.unchanged == 0 {
-		t.Logf("the first load was killed before it wrote anything (%+v)", s)
+	if s.unchanged != committed || s.created == 0 {
+		t.Errorf("restart %+v after a kill with %d committed: want those %d unchanged and the rest created", s, committed, committed)
 	}
 	srv := StartWith(t, db)
 	total := 0
