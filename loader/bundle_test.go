@@ -159,3 +159,34 @@ func TestInEntry(t *testing.T) {
 		t.Errorf("expression %q", got)
 	}
 }
+
+// FuzzReadJSONFile: whatever a JSON file holds, reading it never panics,
+// and decoding it in memory gives the same items as streaming it (the
+// reference). go test runs the seeds; go test -fuzz explores.
+func FuzzReadJSONFile(f *testing.F) {
+	for _, s := range []string{
+		`{"resourceType":"Bundle","type":"batch","entry":[{"fullUrl":"urn:uuid:0b0e7c55-3f7e-4a53-9d0e-8a1d2c3b4a01","resource":{"resourceType":"Patient"}},{"resource":{"resourceType":"Immunization","patient":{"reference":"urn:uuid:0b0e7c55-3f7e-4a53-9d0e-8a1d2c3b4a01"}}}]}`,
+		`{"resourceType":"Bundle","entry":[{"request":{"method":"DELETE","url":"Patient/1"}},5,{"resource":{"a":{}}}]}`,
+		`{"resourceType":"Bundle","entry":{}}`,
+		`{"resourceType":"Bundle","type":"\xff","entry":[]}`,
+		`{"resourceType":"Patient","id":"p"}`,
+		`{"resourceType":"Bundle"} x`,
+		`[]`, ``, `{`, `{"entry":[{"resource":{"resourceType":"Patient"}}],"resourceType":"Bundle","resourceType":"Bundle"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		path := filepath.Join(t.TempDir(), "in.json")
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		defer func(n int64) { inMemoryLimit = n }(inMemoryLimit)
+		inMemoryLimit = 1 << 20
+		inMemory, _ := readItems(t, path)
+		inMemoryLimit = 0
+		streamed, _ := readItems(t, path)
+		if !equalItems(inMemory, streamed) {
+			t.Errorf("in memory:\n %+v\nstreamed:\n %+v", inMemory, streamed)
+		}
+	})
+}
