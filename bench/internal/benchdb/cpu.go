@@ -70,21 +70,30 @@ type stat struct {
 	utime, stime, cutime, cstime int64
 }
 
-// procStat parses /proc/PID/stat (proc(5)): the command name is in
-// parentheses and may hold spaces, so fields are counted after its ')'.
+// procStat reads /proc/PID/stat.
 func procStat(pid int) (stat, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return stat{}, err
 	}
-	s := string(b)
+	st, err := parseStat(string(b))
+	if err != nil {
+		return stat{}, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+	}
+	return st, nil
+}
+
+// parseStat parses a /proc/PID/stat line (proc(5)): the command name is in
+// parentheses and may hold spaces and parentheses, so fields are counted
+// after the last ')'.
+func parseStat(s string) (stat, error) {
 	open, close := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
 	if open < 0 || close < open {
-		return stat{}, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
+		return stat{}, fmt.Errorf("unexpected format")
 	}
 	f := strings.Fields(s[close+1:]) // f[0] is field 3 (state)
 	if len(f) < 15 {
-		return stat{}, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
+		return stat{}, fmt.Errorf("%d fields after the command", len(f))
 	}
 	num := func(field int) int64 { // field numbers as in proc(5)
 		v, _ := strconv.ParseInt(f[field-3], 10, 64)
