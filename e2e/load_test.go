@@ -324,6 +324,44 @@ func TestLoadBundles(t *testing.T) {
 	}
 }
 
+// TestLoadConditionalUpdate: a transaction's PUT Type?criteria updates
+// the resource its criteria match, whatever identifier comes first.
+func TestLoadConditionalUpdate(t *testing.T) {
+	dataDir := t.TempDir()
+	bundle := func(other, gender string) string {
+		return `{"resourceType":"Bundle","type":"transaction","entry":[{"resource":{"resourceType":"Patient","gender":"` + gender + `",` +
+			`"identifier":[{"system":"urn:test:other","value":"` + other + `"},{"system":"urn:test:cond","value":"1"}]},` +
+			`"request":{"method":"PUT","url":"Patient?identifier=urn:test:cond|1"}}]}`
+	}
+	for i, step := range []struct {
+		body                      string
+		created, updated, unchang int
+	}{
+		{bundle("A", "female"), 1, 0, 0},
+		{bundle("B", "male"), 0, 1, 0},
+		{bundle("B", "male"), 0, 0, 1},
+	} {
+		file := filepath.Join(t.TempDir(), "b.json")
+		if err := os.WriteFile(file, []byte(step.body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, errOut, code := runCLI(t, "load", "--data-dir", dataDir, file)
+		s := parseSummary(t, out)
+		if code != 0 || s.created != step.created || s.updated != step.updated || s.unchanged != step.unchang {
+			t.Errorf("load %d: %+v (exit %d), want %d created, %d updated, %d unchanged\n%s", i+1, s, code, step.created, step.updated, step.unchang, errOut)
+		}
+	}
+	srv := StartWith(t, []string{"--data-dir", dataDir})
+	b := srv.Do(t, "GET", "Patient?identifier=urn:test:cond|1", nil).Expect(t, 200).JSON(t)
+	entries, _ := b["entry"].([]any)
+	if len(entries) != 1 {
+		t.Fatalf("%d Patients match the criteria, want 1", len(entries))
+	}
+	if g := entries[0].(map[string]any)["resource"].(map[string]any)["gender"]; g != "male" {
+		t.Errorf("gender %v, want the update's", g)
+	}
+}
+
 // TestLoadKilledAndRestarted: a load killed halfway (SIGKILL) and run again
 // completes without duplicates.
 func TestLoadKilledAndRestarted(t *testing.T) {

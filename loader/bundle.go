@@ -289,6 +289,11 @@ func entryItem(src string, i int, e fhir.Object, ids map[string]string) (Item, e
 	it := Item{Source: src, Body: body, FullURL: fhir.Str(e, "fullUrl")}
 	if req := fhir.Obj(e, "request"); req != nil {
 		it.IfNoneExist = fhir.Str(req, "ifNoneExist")
+		// A conditional update (PUT Type?criteria) names its match the same
+		// way; the resource's id or fullUrl UUID still comes first.
+		if _, criteria, ok := strings.Cut(fhir.Str(req, "url"), "?"); ok && it.IfNoneExist == "" && fhir.Str(req, "method") == "PUT" {
+			it.IfNoneExist = criteria
+		}
 	}
 	return it, nil
 }

@@ -61,6 +61,10 @@ func TestReadJSONFile(t *testing.T) {
 		{"entry breaking strict JSON is rejected where it is",
 			`{"resourceType":"Bundle","type":"collection","entry":[{"resource":{"resourceType":"Patient","gender":"male","gender":"female"}},` + pat + `]}`,
 			[]item{{source: "#entry[0]", problem: "IMM-JSON-005 Bundle.entry[0].resource.gender"}, {source: "#entry[1]", body: patBody, ifNoneExist: "identifier=urn:x|1"}}},
+		{"a conditional update's criteria decide, as ifNoneExist does",
+			`{"resourceType":"Bundle","type":"transaction","entry":[{"resource":{"resourceType":"Patient"},"request":{"method":"PUT","url":"Patient?identifier=urn:x|2"}},` +
+				`{"resource":{"resourceType":"Patient"},"request":{"method":"POST","url":"Patient?identifier=urn:x|3"}}]}`,
+			[]item{{source: "#entry[0]", body: `{"resourceType":"Patient"}`, ifNoneExist: "identifier=urn:x|2"}, {source: "#entry[1]", body: `{"resourceType":"Patient"}`}}},
 		{"a single resource is one item, as written",
 			`{"resourceType":"Patient","birthDate":"2020-01-01"}`,
 			[]item{{body: `{"resourceType":"Patient","birthDate":"2020-01-01"}`}}},

@@ -23,7 +23,8 @@ type Item struct {
 	// FullURL is the Bundle entry's fullUrl; its urn:uuid gives an id
 	// when the resource has none.
 	FullURL string
-	// IfNoneExist is a Bundle entry's request.ifNoneExist.
+	// IfNoneExist is a Bundle entry's request.ifNoneExist, or the criteria
+	// of its conditional update (PUT Type?criteria).
 	IfNoneExist string
 	// Problem is set when the reader already knows the item cannot be
 	// loaded (a Bundle entry without a resource, such as a DELETE); the
