@@ -49,7 +49,7 @@ func readCost(path string) int64 {
 	if err != nil {
 		return 0
 	}
-	if !strings.HasSuffix(strings.TrimSuffix(strings.ToLower(path), ".gz"), ".ndjson") && streamed(path, st.Size()) {
+	if !isNDJSON(path) && streamed(path, st.Size()) {
 		return 2 * st.Size()
 	}
 	return st.Size()
@@ -62,7 +62,6 @@ func readJSONFile(path string, read *atomic.Int64, emit func(Item) error) error 
 	}
 	if streamed(path, st.Size()) {
 		return readJSONStream(path, st.Size(), read,
-			func() (io.Reader, func(), error) { return openInput(path, read) },
 			func() (io.Reader, func(), error) { return openInput(path, read) }, emit)
 	}
 	r, done, err := openInput(path, read)
@@ -83,7 +82,7 @@ func readJSONFile(path string, read *atomic.Int64, emit func(Item) error) error 
 		}
 	}
 	again := func() (io.Reader, func(), error) { return bytes.NewReader(data), func() {}, nil }
-	return readJSONStream(path, int64(len(data)), nil, again, again, emit)
+	return readJSONStream(path, int64(len(data)), nil, again, emit)
 }
 
 // plainBundle reports whether a decoded Bundle's entries (if any) are all
@@ -112,7 +111,7 @@ func emitBundle(path string, entries []any, emit func(Item) error) error {
 		noteFullURL(e.(map[string]any), ids)
 	}
 	for i, e := range entries {
-		it, err := entryItem(fmt.Sprintf("%s#entry[%d]", path, i), i, e.(map[string]any), ids)
+		it, err := entryItem(path, i, e.(map[string]any), ids)
 		if err != nil {
 			return err
 		}
@@ -124,15 +123,15 @@ func emitBundle(path string, entries []any, emit func(Item) error) error {
 }
 
 // readJSONStream reads a JSON file in two passes, each from a fresh reader
-// of first and second. read, when not nil, is the progress counter those
-// readers add to; a file rejected half read adds the rest of its cost.
-func readJSONStream(path string, size int64, read *atomic.Int64, first, second opener, emit func(Item) error) error {
+// of open. read, when not nil, is the progress counter those readers add
+// to; a file rejected half read adds the rest of its cost.
+func readJSONStream(path string, size int64, read *atomic.Int64, open opener, emit func(Item) error) error {
 	var before int64 // what read held when this file began
 	if read != nil {
 		before = read.Load()
 	}
 	ids := map[string]string{}
-	r, done, err := first()
+	r, done, err := open()
 	if err != nil {
 		return err
 	}
@@ -144,18 +143,17 @@ func readJSONStream(path string, size int64, read *atomic.Int64, first, second o
 	})
 	done()
 	if scanErr == nil && typ == "Bundle" {
-		r, done, err := second()
+		r, done, err := open()
 		if err != nil {
 			return err
 		}
 		defer done()
 		_, err = scanTop(r, func(i int, raw json.RawMessage) error {
-			src := fmt.Sprintf("%s#entry[%d]", path, i)
 			e, err := fhir.DecodeStrict(raw)
 			if err != nil {
-				return emit(Item{Source: src, Body: raw, Problem: inEntry(err, i)})
+				return emit(Item{Source: entrySource(path, i), Body: raw, Problem: inEntry(err, i)})
 			}
-			it, err := entryItem(src, i, e, ids)
+			it, err := entryItem(path, i, e, ids)
 			if err != nil {
 				return err
 			}
@@ -173,7 +171,7 @@ func readJSONStream(path string, size int64, read *atomic.Int64, first, second o
 		return emit(Item{Source: path, Problem: fhir.Invalid("IMM-JSON-001", "",
 			"the file is not a well-formed JSON object: %v", scanErr)})
 	}
-	r, done, err = second()
+	r, done, err = open()
 	if err != nil {
 		return err
 	}
@@ -274,9 +272,13 @@ func noteFullURL(e fhir.Object, ids map[string]string) {
 	}
 }
 
-// entryItem is the item of a decoded entry: its resource with Bundle-local
+// entrySource names entry i of the Bundle file path in messages.
+func entrySource(path string, i int) string { return fmt.Sprintf("%s#entry[%d]", path, i) }
+
+// entryItem is the item of decoded entry i: its resource with Bundle-local
 // references rewritten, or a rejection saying why there is none.
-func entryItem(src string, i int, e fhir.Object, ids map[string]string) (Item, error) {
+func entryItem(path string, i int, e fhir.Object, ids map[string]string) (Item, error) {
+	src := entrySource(path, i)
 	res := fhir.Obj(e, "resource")
 	if res == nil {
 		return entryWithoutResource(src, i, e), nil

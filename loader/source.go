@@ -118,7 +118,7 @@ func (c countingReader) Read(p []byte) (int, error) {
 // Bundle-local references resolved (bundle.go); NDJSON yields one resource
 // per line; any other JSON file is one resource.
 func readFile(path string, read *atomic.Int64, emit func(Item) error) error {
-	if strings.HasSuffix(strings.TrimSuffix(strings.ToLower(path), ".gz"), ".ndjson") {
+	if isNDJSON(path) {
 		r, done, err := openInput(path, read)
 		if err != nil {
 			return err
@@ -127,6 +127,12 @@ func readFile(path string, read *atomic.Int64, emit func(Item) error) error {
 		return readNDJSON(path, r, emit)
 	}
 	return readJSONFile(path, read, emit)
+}
+
+// isNDJSON reports whether path is NDJSON (one resource per line), gzipped
+// or not.
+func isNDJSON(path string) bool {
+	return strings.HasSuffix(strings.TrimSuffix(strings.ToLower(path), ".gz"), ".ndjson")
 }
 
 // openInput opens path for reading, unzipping .gz. When read is not nil it
